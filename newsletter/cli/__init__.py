@@ -1,0 +1,92 @@
+"""The command line: the only place that prints, prompts or exits.
+
+Each command group lives in its own module here and registers on ``app``; library errors
+(NewsletterError) become ``Error: ...`` / ``Hint: ...`` on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import NewsletterError
+
+app = typer.Typer(
+    name="newsletter",
+    help="Turn Markdown research issues into email, preview and check them, and send them exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class State:
+    """Per-invocation options shared by every command (set by the app callback)."""
+
+    config_path: Optional[Path] = None
+    _settings = None
+
+    def settings(self):
+        if self._settings is None:
+            from ..config import find_config, load_settings
+
+            self._settings = load_settings(find_config(explicit=self.config_path))
+        return self._settings
+
+
+state = State()
+
+
+@app.callback()
+def _global_options(
+    config: Optional[Path] = typer.Option(
+        None, "--config", envvar="NEWSLETTER_CONFIG", help="Path to newsletter.toml (default: found from the current folder upward)."
+    ),
+) -> None:
+    state.config_path = config
+    state._settings = None
+
+
+def err_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out_console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def report_error(err: NewsletterError) -> None:
+    """Print one error in the house format: ``Error: <location>: <what>`` then ``Hint: ...``."""
+    sys.stderr.write(f"Error: {err.message}\n")
+    if err.hint:
+        sys.stderr.write(f"Hint: {err.hint}\n")
+    sys.stderr.flush()
+
+
+def run_guarded(func, *args, **kwargs):
+    """Run library code; turn a NewsletterError into the house error format and exit 1."""
+    try:
+        return func(*args, **kwargs)
+    except NewsletterError as err:
+        report_error(err)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except NewsletterError as err:  # raised outside run_guarded (e.g. in a callback)
+        report_error(err)
+        sys.exit(1)
+
+
+# Command groups register themselves on import.
+from . import build as _build  # noqa: E402,F401

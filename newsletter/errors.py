@@ -1,0 +1,78 @@
+"""The project's exceptions. Library code raises these; only cli.py prints them.
+
+Every message starts with its location (``file:line: ...`` or ``provider: ...``) and may carry
+a hint that says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class NewsletterError(Exception):
+    """Base error: a one-line message with its location first, and an optional hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def located(path: object, line: int | None, what: str) -> str:
+    """Format ``path:line: what`` (or ``path: what`` when the line is unknown)."""
+    return f"{path}:{line}: {what}" if line else f"{path}: {what}"
+
+
+class ConfigError(NewsletterError):
+    """newsletter.toml or the environment is wrong."""
+
+
+class IssueError(NewsletterError):
+    """An issue file (front matter or Markdown) is wrong."""
+
+
+class TemplateError(NewsletterError):
+    """A Jinja2 template or the MJML it produces is wrong."""
+
+
+class SubscriberError(NewsletterError):
+    """A subscriber, an import file or the subscriber store is wrong."""
+
+
+class StoreError(NewsletterError):
+    """The database cannot be opened or migrated."""
+
+
+class SendError(NewsletterError):
+    """A send cannot start or must stop (lock held, already sent, checks failed...)."""
+
+
+class ProviderError(NewsletterError):
+    """A batch-level failure talking to a mail provider."""
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials rejected (401/403): stop at once, nothing will succeed."""
+
+
+class ProviderRateLimited(ProviderError):
+    """HTTP 429 or equivalent: wait ``retry_after`` seconds (None: provider gave no hint)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, hint: str | None = None):
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """The request provably never reached the provider, or it answered 5xx: safe to retry."""
+
+
+class ProviderDeliveryUnknown(ProviderError):
+    """The request may have been accepted (timeout after sending, dropped connection): never
+    resend blindly."""
+
+
+class ProviderRequestError(ProviderError):
+    """The provider refused the whole request as invalid (HTTP 4xx other than auth/rate):
+    retrying the same request will not help."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLite behind small module APIs (db, subscribers, ledger)."""

@@ -1,0 +1,93 @@
+"""SQLite connection, transactions and schema migrations.
+
+Callers use ``open_db`` and ``transaction``; nothing outside ``store/`` writes SQL, so another
+database could replace this module without touching them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import StoreError
+
+# (version, description, SQL). Each runs in one transaction together with its version record.
+# Version 1: subscribers (store/subscribers.py). Version 2: send ledger (store/ledger.py).
+MIGRATIONS: list[tuple[int, str, str]] = []
+
+
+def register_migration(version: int, description: str, sql: str) -> None:
+    """Called by the store modules at import time; versions must be unique."""
+    if any(v == version for v, _, _ in MIGRATIONS):
+        return
+    MIGRATIONS.append((version, description, sql))
+    MIGRATIONS.sort()
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """Connect (creating the file and its folder), set WAL and foreign keys, run migrations."""
+    _load_schema_modules()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        migrate(conn)
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path}: cannot open the database: {err}", hint="Check the path in [storage] database or NEWSLETTER_DATABASE.") from err
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt included)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))")
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the pending migrations, each atomically with its version row; return the version."""
+    current = schema_version(conn)
+    for version, description, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        with transaction(conn):
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description))
+        current = version
+    return current
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    parts, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            parts.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        parts.append(buf.strip())
+    return parts
+
+
+def _load_schema_modules() -> None:
+    # Importing registers each module's migrations.
+    from . import ledger, subscribers  # noqa: F401
