@@ -6,6 +6,11 @@ a hint that says what to do next.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # errors.py imports nothing at run time; models only for the type hint
+    from .models import SendResult
+
 
 class NewsletterError(Exception):
     """Base error: a one-line message with its location first, and an optional hint."""
@@ -49,7 +54,19 @@ class SendError(NewsletterError):
 
 
 class ProviderError(NewsletterError):
-    """A batch-level failure talking to a mail provider."""
+    """A batch-level failure talking to a mail provider.
+
+    ``partial_results`` holds the results of the batch's FIRST messages, settled before the
+    failure (an SMTP connection sends a batch one message at a time: messages 1..k may already be
+    accepted when message k+1 fails). The error applies to the remaining messages only. Empty
+    (the default) means the error applies to the whole batch.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, partial_results: Sequence[SendResult] = ()
+    ) -> None:
+        super().__init__(message, hint)
+        self.partial_results: tuple[SendResult, ...] = tuple(partial_results)
 
 
 class ProviderAuthError(ProviderError):
@@ -59,8 +76,15 @@ class ProviderAuthError(ProviderError):
 class ProviderRateLimited(ProviderError):
     """HTTP 429 or equivalent: wait ``retry_after`` seconds (None: provider gave no hint)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, hint: str | None = None):
-        super().__init__(message, hint)
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        hint: str | None = None,
+        *,
+        partial_results: Sequence[SendResult] = (),
+    ) -> None:
+        super().__init__(message, hint, partial_results=partial_results)
         self.retry_after = retry_after
 
 
