@@ -1,0 +1,56 @@
+"""``newsletter build``: write the sample recipient's email.html, email.txt and email.eml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import Settings
+from .issue import load_issue
+from .mime import to_bytes
+from .models import CompiledIssue, OutgoingMessage, Recipient
+from .personalize import Personalizer
+from .render import render_issue
+
+SAMPLE_RECIPIENT = Recipient(subscriber_id=1, email="reader@example.org", first_name="Alex")
+# The sample's unsubscribe link is signed with this unless NEWSLETTER_SECRET is set; it is a
+# preview, not a message anybody receives.
+PREVIEW_SECRET = b"newsletter-build-preview"
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    compiled: CompiledIssue
+    message: OutgoingMessage
+    files: tuple[tuple[Path, int], ...]  # (path, size in bytes)
+
+
+def compile_issue(issue_path: Path, settings: Settings) -> CompiledIssue:
+    return render_issue(load_issue(issue_path), settings)
+
+
+def sample_message(compiled: CompiledIssue, settings: Settings) -> OutgoingMessage:
+    secret = os.environ.get("NEWSLETTER_SECRET", "").encode() or PREVIEW_SECRET
+    return Personalizer(compiled, settings, secret).message(SAMPLE_RECIPIENT)
+
+
+def build_issue(issue_path: Path, settings: Settings, out_dir: Path | None = None) -> BuildOutput:
+    compiled = compile_issue(issue_path, settings)
+    message = sample_message(compiled, settings)
+    folder = (out_dir or settings.output_dir) / compiled.issue.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "email.html": message.html.encode("utf-8"),
+        "email.txt": message.text.encode("utf-8"),
+        "email.eml": to_bytes(message, datetime.now(timezone.utc)),
+    }
+    files = []
+    for name, data in contents.items():
+        path = folder / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        files.append((path, len(data)))
+    return BuildOutput(compiled=compiled, message=message, files=tuple(files))

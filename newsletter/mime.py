@@ -1,0 +1,41 @@
+"""OutgoingMessage -> RFC 5322 multipart/alternative bytes (text/plain first, then text/html).
+
+Used by the outbox and SMTP providers and by ``newsletter build`` for the sample ``.eml``.
+Python's EmailMessage picks quoted-printable or base64 as needed, so no line on the wire exceeds
+998 octets even though the compiled HTML is long lines; non-ASCII headers become RFC 2047 words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from .models import OutgoingMessage
+
+# Header lines unfolded up to RFC 5322's 998-octet limit: a folded List-Unsubscribe breaks some
+# DKIM signers, and the email package would otherwise RFC 2047-encode a long mailto URI.
+# Bodies are quoted-printable (76-column lines) either way.
+WIRE = SMTP.clone(max_line_length=998)
+
+
+def build_mime(msg: OutgoingMessage, when: datetime | None = None) -> EmailMessage:
+    mime = EmailMessage(policy=SMTP)  # bodies are encoded now, at 76 columns
+    mime["From"] = msg.from_
+    mime["To"] = msg.to
+    if msg.reply_to:
+        mime["Reply-To"] = msg.reply_to
+    mime["Subject"] = msg.subject
+    mime["Date"] = format_datetime(when or datetime.now(timezone.utc))
+    mime["Message-ID"] = msg.message_id
+    for name, value in msg.headers:
+        mime[name] = value
+    mime.set_content(msg.text, charset="utf-8", cte="quoted-printable")
+    mime.add_alternative(msg.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return mime
+
+
+def to_bytes(msg: OutgoingMessage, when: datetime | None = None) -> bytes:
+    """The message as it goes on the wire (CRLF line endings)."""
+    return build_mime(msg, when).as_bytes(policy=WIRE)

@@ -1,0 +1,127 @@
+"""Per-recipient messages from the compiled issue: string work only, no MJML, no Jinja.
+
+Everything that is the same for every recipient is computed once in ``Personalizer``; each
+``message()`` call fills the pre-split templates, signs an unsubscribe token and builds headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from email.utils import formataddr
+from html import escape
+from urllib.parse import quote
+
+from .config import Settings
+from .errors import NewsletterError
+from .issue import slugify
+from .models import CompiledIssue, OutgoingMessage, Recipient
+
+TOKEN_VERSION = "1"
+
+
+class PersonalizeError(NewsletterError):
+    """One recipient's message cannot be built (e.g. a header value with CR/LF)."""
+
+
+def sign_token(secret: bytes, subscriber_id: int) -> str:
+    """A short, unforgeable unsubscribe token: ``<id base36>.<16 chars of HMAC-SHA256>``.
+
+    Short on purpose: List-Unsubscribe should fit one header line (some DKIM signers break on
+    folded ones). It never expires, so an old issue's link keeps working.
+    """
+    ident = _base36(subscriber_id)
+    mac = hmac.new(secret, f"unsub:{TOKEN_VERSION}:{ident}".encode(), hashlib.sha256).digest()
+    return f"{ident}.{base64.urlsafe_b64encode(mac[:12]).decode().rstrip('=')}"
+
+
+def verify_token(secret: bytes, token: str) -> int | None:
+    """The subscriber id a token was signed for, or None when it is forged or malformed."""
+    ident, _, _ = token.partition(".")
+    try:
+        subscriber_id = int(ident, 36)
+    except ValueError:
+        return None
+    return subscriber_id if hmac.compare_digest(sign_token(secret, subscriber_id), token) else None
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+@dataclass
+class Personalizer:
+    """Builds OutgoingMessage values for one compiled issue."""
+
+    compiled: CompiledIssue
+    settings: Settings
+    secret: bytes
+    subject_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        s, issue = self.settings, self.compiled.issue
+        self._html = self.compiled.html_template
+        self._text = self.compiled.text_template
+        self._subject = self.subject_prefix + issue.subject
+        self._from = s.from_header
+        self._webview = f"{s.base_url}/issues/{issue.slug}/"
+        self._unsub_base = f"{s.base_url}/u/"
+        self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
+        self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
+        self._fallback = s.first_name_fallback
+        self._tag = issue.slug
+        self._domain = s.sending_domain
+        _refuse_newlines("From", self._from)
+        _refuse_newlines("Subject", self._subject)
+
+    def message(self, recipient: Recipient) -> OutgoingMessage:
+        token = sign_token(self.secret, recipient.subscriber_id)
+        unsubscribe_url = self._unsub_base + token
+        first_name = recipient.first_name.strip() or self._fallback
+        html = self._html.fill(
+            {"first_name": escape(first_name), "unsubscribe_url": escape(unsubscribe_url), "webview_url": escape(self._webview)}
+        )
+        text = self._text.fill({"first_name": first_name, "unsubscribe_url": unsubscribe_url, "webview_url": self._webview})
+        to = formataddr((recipient.first_name.strip(), recipient.email)) if recipient.first_name.strip() else recipient.email
+        _refuse_newlines("To", to)
+        return OutgoingMessage(
+            subscriber_id=recipient.subscriber_id,
+            to=to,
+            from_=self._from,
+            subject=self._subject,
+            html=html,
+            text=text,
+            message_id=self.message_id(recipient.subscriber_id),
+            reply_to=self.settings.reply_to,
+            headers=(
+                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{quote(token)}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", self._list_id),
+            ),
+            tag=self._tag,
+            metadata=(("issue", self._tag), ("subscriber_id", str(recipient.subscriber_id))),
+        )
+
+    def message_id(self, subscriber_id: int) -> str:
+        """Deterministic per (issue, subscriber, prefix): a copy sent twice by accident carries the
+        same Message-ID, which receiving mailboxes use to collapse duplicates."""
+        seed = f"{self._tag}:{subscriber_id}:{self.subject_prefix}".encode()
+        digest = hmac.new(self.secret, seed, hashlib.sha256).hexdigest()[:20]
+        return f"<{digest}.{self._tag}@{self._domain}>"
+
+
+def _header_safe(value: str) -> str:
+    return value.replace('"', "").replace("<", "").replace(">", "")
+
+
+def _refuse_newlines(header: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise PersonalizeError(f"{header} header: value contains a line break: {value!r}", hint="Remove line breaks from names and subjects; they would let a value inject headers.")

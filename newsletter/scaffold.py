@@ -1,0 +1,51 @@
+"""``newsletter new``: a new issue file with every front-matter key."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from .config import Settings
+from .errors import IssueError
+from .issue import slugify
+
+TEMPLATE = """---
+title: {title}
+subject: {title}
+preheader: "One or two sentences that summarise this issue (40-130 characters)."
+date: {date}
+slug: {slug}
+authors: ["Kairos Wellness Collective research team"]
+reviewed_by: ""
+tags: []
+status: draft
+---
+
+*Research summary as of {month}.*
+
+Write the issue here. Cite studies with footnotes like this.[^example]
+
+## A section heading
+
+[^example]: Author A, Author B. Title of the study. *Journal*. Year;Volume:Pages. https://doi.org/10.xxxx/xxxxx
+"""
+
+
+def new_issue(title: str, on: str | None, settings: Settings, today: date) -> Path:
+    if not title.strip():
+        raise IssueError("newsletter new: the title is empty", hint='Give a title, e.g. newsletter new "Ketamine and depression".')
+    try:
+        issue_date = date.fromisoformat(on) if on else today
+    except ValueError:
+        raise IssueError(f"--date: '{on}' is not a valid date", hint="Write it as YYYY-MM-DD, e.g. --date 2026-12-01.") from None
+    slug = f"{issue_date:%Y-%m}-{slugify(title)}"
+    path = settings.issues_dir / f"{slug}.md"
+    if path.exists():
+        raise IssueError(f"{path}: already exists", hint="Choose another title, or edit the existing file.")
+    settings.issues_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        TEMPLATE.format(title=json.dumps(title.strip()), date=issue_date.isoformat(), slug=slug, month=f"{issue_date:%B %Y}"),
+        encoding="utf-8",
+    )
+    return path
