@@ -1,0 +1,1 @@
+"""Mail provider adapters behind one batch-first interface (see base.py)."""

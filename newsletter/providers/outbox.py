@@ -1,0 +1,122 @@
+"""The default provider: writes each message as an ``.eml`` file instead of sending it.
+
+Needs no account. ``[providers.outbox] directory`` (the send loop passes the configured outbox
+folder) gets one folder per issue (``msg.tag``) and one file per recipient,
+``<subscriber_id>-<address>.eml``, written atomically (temp file in the same folder, then
+os.replace), so a crash never leaves half a message and a re-run simply rewrites the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import ConfigError, ProviderUnavailable
+from ..mime import to_bytes
+from ..models import OutgoingMessage, SendResult, Suppression
+from .base import AcceptedRecord
+
+UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+UNTAGGED = "untagged"
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of a tag or address (no separators, no leading dot)."""
+    return UNSAFE.sub("_", value).lstrip(".") or "_"
+
+
+class OutboxProvider:
+    name = "outbox"
+    max_batch = 100
+    # Resending writes the same file again (same name, same content but the Date header), so
+    # a retry can never produce a second copy: the idempotency key is honoured by construction.
+    honours_idempotency_key = True
+
+    def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        directory = options.get("directory")
+        if not directory:
+            raise ConfigError(
+                "[providers.outbox] directory is required",
+                hint="Set [paths] outbox in newsletter.toml (the send command passes it here).",
+            )
+        self.directory = Path(directory)
+
+    def folder(self, tag: str | None) -> Path:
+        return self.directory / safe_name(tag or UNTAGGED)
+
+    @staticmethod
+    def file_name(msg: OutgoingMessage) -> str:
+        address = parseaddr(msg.to)[1] or msg.to
+        return f"{msg.subscriber_id}-{safe_name(address)}.eml"
+
+    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+        results = []
+        for msg in batch:
+            self._write(self.folder(msg.tag) / self.file_name(msg), to_bytes(msg))
+            results.append(SendResult("accepted", provider_message_id=msg.message_id))
+        return results
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as err:
+            # Nothing was written (os.replace is atomic): the batch can be retried safely.
+            raise ProviderUnavailable(
+                f"outbox: cannot write {path}: {err.strerror or err}",
+                hint="Check that the outbox folder exists and is writable, and that the disk is not full.",
+            ) from err
+
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord]:
+        """Every file of the issue written in [since, until] (by modification time)."""
+        return list(self._records(self.folder(tag), _aware(since).timestamp(), _aware(until).timestamp()))
+
+    def _records(self, folder: Path, start: float, end: float) -> Iterator[AcceptedRecord]:
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*.eml")):
+            if path.name.startswith(".") or not start <= path.stat().st_mtime <= end:
+                continue
+            headers = _read_headers(path)
+            yield AcceptedRecord(
+                email=parseaddr(str(headers.get("To", "")))[1],
+                provider_message_id=str(headers["Message-ID"]) if headers["Message-ID"] else None,
+                metadata={"subscriber_id": path.name.partition("-")[0]},
+            )
+
+    def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
+        return ()  # nothing is delivered, so nothing ever bounces
+
+    def close(self) -> None:
+        pass
+
+
+def _read_headers(path: Path) -> EmailMessage:
+    """The header block only (up to the first empty line): bodies can be large."""
+    lines = []
+    with path.open("rb") as f:
+        for line in f:
+            if line in (b"\r\n", b"\n"):
+                break
+            lines.append(line)
+    return BytesHeaderParser(policy=default_policy).parsebytes(b"".join(lines))  # type: ignore[return-value]
+
+
+def _aware(when: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (the ledger stores UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -1,0 +1,320 @@
+"""Postmark: ``POST /email/batch`` (≤500 messages), outbound search, suppression dump.
+
+``[providers.postmark]``: ``base_url`` (https://api.postmarkapp.com), ``message_stream``
+(``broadcast``: newsletters must use a Broadcast stream), ``batch_size`` (≤500), ``timeout``
+([connect, read] seconds, [5, 60]). The server token comes only from ``POSTMARK_SERVER_TOKEN``.
+
+Encoding the request body is the hot path (500 messages of ~30 KB = ~20 MB of JSON per batch):
+orjson is used when installed (about 10x the stdlib encoder), else ``json.dumps`` with its
+default ``ensure_ascii=True``, which is twice as fast as ``ensure_ascii=False`` + encode.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from ..config import secret
+from ..errors import (
+    ConfigError,
+    ProviderAuthError,
+    ProviderDeliveryUnknown,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+from ..models import OutgoingMessage, SendResult, Suppression
+from .base import AcceptedRecord
+
+try:
+    import orjson
+
+    def encode_json(value: Any) -> bytes:
+        return orjson.dumps(value)
+
+except ImportError:  # optional speed-up; the stdlib is always there
+
+    def encode_json(value: Any) -> bytes:
+        return json.dumps(value).encode("ascii")  # ensure_ascii=True output is pure ASCII
+
+
+MAX_BATCH = 500
+SEARCH_PAGE = 500
+SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
+EASTERN = ZoneInfo("America/New_York")  # outbound search reads fromdate/todate in US Eastern time
+EASTERN_FORMAT = "%Y-%m-%dT%H:%M:%S"
+INACTIVE = 406  # ErrorCode: the recipient is suppressed on the stream
+UNAVAILABLE_STATUSES = {500, 502, 503, 504}
+IN_DOUBT_HINT = (
+    "Postmark may have accepted these messages; the send command reconciles them with the "
+    "outbound message search before anything is resent."
+)
+
+
+class PostmarkProvider:
+    name = "postmark"
+    honours_idempotency_key = False  # the API has no idempotency key (providers.md §1.8)
+
+    def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.base_url = str(options.get("base_url", "https://api.postmarkapp.com")).rstrip("/")
+        self.stream = str(options.get("message_stream", "broadcast"))
+        self.max_batch = int(options.get("batch_size", MAX_BATCH))
+        if not 1 <= self.max_batch <= MAX_BATCH:
+            raise ConfigError(f"[providers.postmark] batch_size must be between 1 and {MAX_BATCH}")
+        self.timeout = _timeout(options.get("timeout", (5, 60)))
+        token = secret("POSTMARK_SERVER_TOKEN", env, purpose="the Postmark server API token")
+        self.session = requests.Session()  # keep-alive: one TLS handshake per worker, not per batch
+        self.session.headers.update(
+            {"Accept": "application/json", "Content-Type": "application/json", "X-Postmark-Server-Token": token}
+        )
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+        body = encode_json([self._message(msg) for msg in batch])
+        response = self._request("POST", "/email/batch", data=body)
+        return _batch_results(response, len(batch))
+
+    def _message(self, msg: OutgoingMessage) -> dict[str, Any]:
+        headers = [{"Name": name, "Value": value} for name, value in msg.headers]
+        headers.append({"Name": "Message-ID", "Value": msg.message_id})
+        item: dict[str, Any] = {
+            "From": msg.from_,
+            "To": msg.to,
+            "Subject": msg.subject,
+            "HtmlBody": msg.html,
+            "TextBody": msg.text,
+            "Headers": headers,
+            "Tag": msg.tag,
+            "Metadata": dict(msg.metadata),
+            "MessageStream": self.stream,
+            "TrackOpens": False,  # no tracking pixels or rewritten links in a clinic's newsletter
+            "TrackLinks": "None",
+        }
+        if msg.reply_to:
+            item["ReplyTo"] = msg.reply_to
+        return item
+
+    # -- reconciliation and suppressions ---------------------------------------------------
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord]:
+        """Every message Postmark accepted with this tag in [since, until] (to the second)."""
+        seen: set[str] = set()
+        records = []
+        for item in self._search(tag, _aware(since), _aware(until)):
+            if item.get("MessageID") in seen:  # split windows share their edge second
+                continue
+            seen.add(item.get("MessageID"))
+            records.append(_record(item))
+        return records
+
+    def _search(self, tag: str, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """Page through one window; when it holds more than the API can page, split it."""
+        first = self._search_page(tag, since, until, offset=0)
+        total = int(first.get("TotalCount", 0))
+        if total > SEARCH_WINDOW and until - since > timedelta(seconds=1):
+            middle = since + (until - since) / 2
+            yield from self._search(tag, since, middle)
+            yield from self._search(tag, middle, until)
+            return
+        page, offset = first, 0
+        while True:
+            messages = page.get("Messages") or []
+            yield from messages
+            offset += SEARCH_PAGE
+            if not messages or offset >= min(total, SEARCH_WINDOW):
+                return
+            page = self._search_page(tag, since, until, offset=offset)
+
+    def _search_page(self, tag: str, since: datetime, until: datetime, offset: int) -> dict[str, Any]:
+        params = {
+            "count": SEARCH_PAGE,
+            "offset": offset,
+            "tag": tag,
+            "fromdate": _eastern(since, round_up=False),
+            "todate": _eastern(until, round_up=True),
+        }
+        return _json(self._request("GET", "/messages/outbound", params=params), "outbound search")
+
+    def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
+        params = {"FromDate": _eastern(_aware(since), round_up=False)} if since else {}
+        path = f"/message-streams/{quote(self.stream, safe='')}/suppressions/dump"
+        body = _json(self._request("GET", path, params=params), "suppression dump")
+        return [_suppression(entry) for entry in body.get("Suppressions") or []]
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as err:
+            raise transport_error(err) from err
+        if response.status_code != 200:
+            raise status_error(response)
+        return response
+
+
+# -- mapping failures (the one place where foreign errors become ours) ---------------------------
+def transport_error(err: requests.RequestException) -> ProviderError:
+    """Retry only what provably never reached Postmark; anything after sending is in doubt."""
+    if isinstance(err, requests.ConnectTimeout) or (isinstance(err, requests.ConnectionError) and _never_connected(err)):
+        return ProviderUnavailable(
+            f"postmark: cannot connect: {_reason(err)}",
+            hint="Check the network and [providers.postmark] base_url; nothing was sent.",
+        )
+    if isinstance(err, requests.ReadTimeout):
+        what = "no answer within the read timeout"
+    else:  # RemoteDisconnected, ProtocolError, ChunkedEncodingError, ...
+        what = f"connection lost after the request was sent: {_reason(err)}"
+    return ProviderDeliveryUnknown(f"postmark: {what}", hint=IN_DOUBT_HINT)
+
+
+def _never_connected(err: BaseException) -> bool:
+    """True when a cause in the chain is a failure to establish the TCP/TLS connection."""
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)):
+            return True
+        stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost useful reason (urllib3 wraps everything in MaxRetryError)."""
+    reason = getattr(err.args[0], "reason", None) if err.args else None
+    return str(reason or err)
+
+
+def status_error(response: requests.Response) -> ProviderError:
+    status = response.status_code
+    if status in (401, 403):
+        return ProviderAuthError(
+            f"postmark: HTTP {status}: the server token was refused",
+            hint="Check POSTMARK_SERVER_TOKEN: it must be the Server API token of the server that owns the stream.",
+        )
+    if status == 429:
+        return ProviderRateLimited(
+            "postmark: HTTP 429: rate limit exceeded", retry_after=retry_after(response.headers.get("Retry-After"))
+        )
+    if status in UNAVAILABLE_STATUSES or status >= 500:
+        return ProviderUnavailable(f"postmark: HTTP {status}: {_error_text(response)}", hint="Postmark is having trouble; the batch will be retried.")
+    code, message = _error_body(response)
+    label = f"HTTP {status} (code {code})" if code is not None else f"HTTP {status}"
+    return ProviderRequestError(f"postmark: {label}: {message}", hint=_request_hint(code))
+
+
+def _request_hint(code: int | None) -> str | None:
+    hints = {
+        300: "A message is invalid (address or sender); see the message above.",
+        400: "The From address has no confirmed Sender Signature in Postmark.",
+        401: "The Sender Signature is not confirmed yet.",
+        410: "Too many messages in one batch: lower [providers.postmark] batch_size (max 500).",
+        412: "The Postmark account is pending approval.",
+    }
+    return hints.get(code) if code is not None else None
+
+
+def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> float | None:
+    """Retry-After as seconds (delta-seconds or HTTP-date), or None when absent/unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (_aware(when) - now()).total_seconds())
+
+
+def _error_body(response: requests.Response) -> tuple[int | None, str]:
+    try:
+        body = response.json()
+        return int(body["ErrorCode"]), str(body.get("Message", ""))
+    except (ValueError, KeyError, TypeError):
+        return None, _error_text(response)
+
+
+def _error_text(response: requests.Response) -> str:
+    return (response.text or response.reason or "").strip()[:200]
+
+
+def _json(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as err:
+        raise ProviderUnavailable(f"postmark: {what}: the answer is not JSON: {_error_text(response)}") from err
+
+
+def _batch_results(response: requests.Response, expected: int) -> list[SendResult]:
+    """One SendResult per message, in order. A malformed 200 means Postmark processed the
+    request but we cannot tell which messages it took: that is in doubt, not retriable."""
+    try:
+        items = response.json()
+        if not isinstance(items, list) or len(items) != expected:
+            raise ValueError(f"expected a list of {expected} results")
+        return [_result(item) for item in items]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ProviderDeliveryUnknown(f"postmark: HTTP 200 but an unreadable batch answer: {err}", hint=IN_DOUBT_HINT) from err
+
+
+def _result(item: Mapping[str, Any]) -> SendResult:
+    code = int(item["ErrorCode"])
+    if code == 0:
+        return SendResult("accepted", provider_message_id=item.get("MessageID"))
+    return SendResult("rejected", code=str(code), detail=item.get("Message"), suppress=code == INACTIVE)
+
+
+def _record(item: Mapping[str, Any]) -> AcceptedRecord:
+    email = (item.get("Recipients") or [None])[0] or ((item.get("To") or [{}])[0] or {}).get("Email", "")
+    return AcceptedRecord(email=email, provider_message_id=item.get("MessageID"), metadata=dict(item.get("Metadata") or {}))
+
+
+def _suppression(entry: Mapping[str, Any]) -> Suppression:
+    created = entry.get("CreatedAt")
+    try:
+        created_at = datetime.fromisoformat(created) if created else None
+    except ValueError:
+        created_at = None
+    return Suppression(
+        email=entry.get("EmailAddress", ""),
+        reason=entry.get("SuppressionReason", "Unknown"),
+        created_at=created_at,
+        origin=entry.get("Origin"),
+    )
+
+
+def _timeout(value: Any) -> tuple[float, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), float(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return float(value[0]), float(value[1])
+    raise ConfigError("[providers.postmark] timeout must be seconds or [connect, read] seconds, e.g. [5, 60]")
+
+
+def _aware(when: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (the ledger stores UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _eastern(when: datetime, round_up: bool) -> str:
+    """Postmark's search takes whole seconds of US Eastern wall time; round so the window
+    covers [when] rather than cutting off its last fraction of a second."""
+    local = when.astimezone(EASTERN)  # (in the repeated autumn hour the wall time is ambiguous)
+    if round_up and local.microsecond:
+        local = local.replace(microsecond=0) + timedelta(seconds=1)
+    return local.strftime(EASTERN_FORMAT)

@@ -1,0 +1,278 @@
+"""SMTP submission with the standard library: any relay (Postmark/SendGrid/Mailgun SMTP, a
+company server, a local MTA).
+
+``[providers.smtp]``: ``host``, ``port`` (587), ``security`` (``starttls`` | ``ssl`` | ``none``),
+``timeout`` (seconds, 30), ``local_hostname`` (optional), ``batch_size`` (50). Credentials only
+from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
+
+One connection is opened lazily and reused across batches (checked with NOOP before each batch,
+and reopened once if the server hung up before a message's DATA). A batch is sent one message
+at a time, so a failure part-way raises with ``partial_results`` for the messages before it.
+SMTP cannot list what it accepted (``search_accepted`` returns None) and has no idempotency.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import (
+    ConfigError,
+    ProviderAuthError,
+    ProviderDeliveryUnknown,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+from ..mime import to_bytes
+from ..models import OutgoingMessage, SendResult, Suppression
+from .base import AcceptedRecord
+
+SECURITY = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LEADING_DOT = re.compile(rb"(?m)^\.")
+# Throttling arrives as 4xx replies with provider-specific text; 4.7.x is "security/policy".
+RATE_LIMIT = re.compile(r"\b4\.7\.\d+\b|rate|too many|throttl|limit|slow down|try again later", re.I)
+IN_DOUBT_HINT = (
+    "The server may have accepted the message before the connection failed; check the relay's "
+    "logs before resending."
+)
+
+
+class _Disconnected(Exception):
+    """The server hung up before DATA: nothing of this message was accepted."""
+
+
+class SmtpProvider:
+    name = "smtp"
+    honours_idempotency_key = False  # a resent DATA after a lost 250 is a second copy
+
+    def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.security = str(options.get("security", "starttls"))
+        if self.security not in SECURITY:
+            raise ConfigError(
+                f"[providers.smtp] security '{self.security}' is not one of {', '.join(SECURITY)}",
+                hint="Use starttls (port 587), ssl (port 465) or none (local relays only).",
+            )
+        self.host = str(options.get("host", "localhost"))
+        self.port = int(options.get("port", DEFAULT_PORTS[self.security]))
+        self.timeout = float(options.get("timeout", 30))
+        self.local_hostname = options.get("local_hostname")
+        self.max_batch = int(options.get("batch_size", 50))
+        if not 1 <= self.max_batch <= 1000:
+            raise ConfigError("[providers.smtp] batch_size must be between 1 and 1000")
+        self._username = env.get("SMTP_USERNAME") or None
+        self._password = env.get("SMTP_PASSWORD") or ""
+        if self._username and self.security == "none" and self.host not in LOOPBACK:
+            raise ConfigError(
+                f"[providers.smtp] security = 'none' would send SMTP_PASSWORD in clear text to {self.host}",
+                hint="Use security = 'starttls' or 'ssl', or unset SMTP_USERNAME for an open local relay.",
+            )
+        self.where = f"smtp: {self.host}:{self.port}"
+        self._conn: smtplib.SMTP | None = None
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+        results: list[SendResult] = []
+        self._check_connection()
+        for msg in batch:
+            try:
+                results.append(self._send_one(msg))
+            except ProviderError as err:
+                err.partial_results = tuple(results)  # messages before this one are settled
+                raise
+        return results
+
+    def _send_one(self, msg: OutgoingMessage) -> SendResult:
+        sender, rcpt = parseaddr(msg.from_)[1], parseaddr(msg.to)[1]
+        if not sender.isascii() or not rcpt.isascii():
+            return _non_ascii(sender, rcpt, self.where)
+        data = to_bytes(msg)
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                return self._transaction(conn, sender, rcpt, data, msg)
+            except _Disconnected as err:
+                self._drop()
+                if attempt == 2:
+                    raise ProviderUnavailable(
+                        f"{self.where}: connection lost before DATA for {rcpt}: {err.__cause__}",
+                        hint="The server keeps closing the connection; nothing was sent for this message.",
+                    ) from err.__cause__
+        raise AssertionError("unreachable")
+
+    def _transaction(self, conn: smtplib.SMTP, sender: str, rcpt: str, data: bytes, msg: OutgoingMessage) -> SendResult:
+        try:
+            code, reply = conn.mail(sender)
+            if code != 250:
+                return self._refused("MAIL FROM", code, reply, rcpt)
+            code, reply = conn.rcpt(rcpt)
+            if code not in (250, 251):
+                return self._refused("RCPT TO", code, reply, rcpt)
+            code, reply = conn.docmd("DATA")
+            if code != 354:
+                return self._refused("DATA", code, reply, rcpt)
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            raise _Disconnected() from err
+        # From here the server may accept the message even if we never see its answer.
+        try:
+            code, reply = _transfer(conn, data)
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            self._drop()
+            raise ProviderDeliveryUnknown(
+                f"{self.where}: no answer after the message for {rcpt} was sent: {err}", hint=IN_DOUBT_HINT
+            ) from err
+        if code == 250:
+            return SendResult("accepted", provider_message_id=msg.message_id)
+        return self._refused("end of DATA", code, reply, rcpt)
+
+    def _refused(self, stage: str, code: int, reply: bytes, rcpt: str) -> SendResult:
+        """A non-success reply: a rejected result (5xx for this message) or a batch error."""
+        text = reply.decode("utf-8", "replace").replace("\n", " ")
+        where = f"{self.where}: {stage} for {rcpt} answered {code} {text}"
+        if code in (530, 534, 535):
+            self._drop()
+            raise ProviderAuthError(where, hint="Check SMTP_USERNAME and SMTP_PASSWORD.")
+        if 500 <= code < 600 and stage == "MAIL FROM":  # the sender is refused: every message would be
+            self._reset()
+            raise ProviderRequestError(where, hint="Check [sender] from_address is allowed to send through this relay.")
+        if 500 <= code < 600:
+            self._reset()
+            return SendResult("rejected", code=str(code), detail=text)
+        if code == 421 or not 400 <= code < 500:  # 421: the server is closing the connection
+            self._drop()
+        else:
+            self._reset()
+        if 400 <= code < 500 and RATE_LIMIT.search(text):
+            raise ProviderRateLimited(where, None, hint="The relay is throttling; the batch will be retried later.")
+        raise ProviderUnavailable(where, hint="A temporary failure; nothing was accepted for this message.")
+
+    # -- connection ------------------------------------------------------------------------
+    def _check_connection(self) -> None:
+        """Between batches the server may have hung up (idle timeout): find out with NOOP."""
+        if self._conn is None:
+            return
+        try:
+            alive = self._conn.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            alive = False
+        if not alive:
+            self._drop()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP | None = None
+        try:
+            conn = self._open()
+            self._secure_and_login(conn)
+            return conn
+        except BaseException:
+            _quietly_close(conn)
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        try:
+            if self.security == "ssl":
+                context = ssl.create_default_context()
+                return smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout, context=context)
+            return smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+        except ssl.SSLCertVerificationError as err:
+            raise self._tls_error(err) from err
+        except (smtplib.SMTPException, OSError) as err:  # refused, unreachable, bad greeting
+            raise ProviderUnavailable(
+                f"{self.where}: cannot connect: {err}", hint="Check [providers.smtp] host and port, and that the server is up."
+            ) from err
+
+    def _secure_and_login(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.ehlo()
+            if self.security == "starttls":
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+            if self._username:
+                conn.login(self._username, self._password)
+        except smtplib.SMTPAuthenticationError as err:
+            raise ProviderAuthError(
+                f"{self.where}: login as {self._username!r} refused: {err.smtp_code} {_text(err.smtp_error)}",
+                hint="Check SMTP_USERNAME and SMTP_PASSWORD.",
+            ) from err
+        except smtplib.SMTPNotSupportedError as err:
+            raise ProviderRequestError(
+                f"{self.where}: the server does not support {err}",
+                hint="Check [providers.smtp] security (starttls, ssl or none) and whether the relay needs a login.",
+            ) from err
+        except ssl.SSLCertVerificationError as err:
+            raise self._tls_error(err) from err
+        except (smtplib.SMTPException, OSError) as err:
+            raise ProviderUnavailable(f"{self.where}: connection setup failed: {err}") from err
+
+    def _tls_error(self, err: ssl.SSLCertVerificationError) -> ProviderRequestError:
+        return ProviderRequestError(
+            f"{self.where}: TLS certificate check failed: {err.verify_message}",
+            hint="Check [providers.smtp] host: it must match the server's certificate.",
+        )
+
+    def _reset(self) -> None:
+        """RSET after a refused transaction; a dead connection is simply dropped."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        _quietly_close(self._conn)
+        self._conn = None
+
+    # -- the rest of the interface ---------------------------------------------------------
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord] | None:
+        return None  # SMTP cannot list what it accepted
+
+    def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
+        return ()  # bounces arrive asynchronously, by mail, not through SMTP
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._drop()
+
+
+def _transfer(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """Send the message after 354 (dot-stuffed, CRLF-terminated) and read the final reply."""
+    payload = LEADING_DOT.sub(b"..", data)
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    conn.send(payload + b".\r\n")
+    return conn.getreply()
+
+
+def _non_ascii(sender: str, rcpt: str, where: str) -> SendResult:
+    if not sender.isascii():
+        raise ProviderRequestError(f"{where}: sender address {sender!r} is not ASCII (SMTPUTF8 is not used)")
+    return SendResult("rejected", code="553", detail=f"{rcpt}: non-ASCII address (SMTPUTF8 is not used)")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _quietly_close(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except OSError:
+            pass
