@@ -170,6 +170,7 @@ def _validate(raw: Mapping[str, Any], problems: list[str]) -> dict[str, dict[str
         given = raw.get(table, {})
         if not isinstance(given, dict):
             problems.append(f"[{table}] must be a table")
+            values[table] = {}  # the format checks below still look the table up
             continue
         if table not in raw and table not in OPTIONAL_TABLES:
             problems.append(f"[{table}] is required")
