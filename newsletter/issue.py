@@ -25,7 +25,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 def load_issue(path: Path) -> Issue:
     """Read and validate one issue file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark (Notepad)
     except FileNotFoundError:
         raise IssueError(f"{path}: issue file not found", hint="Check the path; issues live in the issues/ folder.") from None
     except UnicodeDecodeError as err:
