@@ -65,6 +65,7 @@ class Personalizer:
     settings: Settings
     secret: bytes
     subject_prefix: str = ""
+    tag_suffix: str = ""  # test sends are tagged apart, so they never count as the issue's send
 
     def __post_init__(self) -> None:
         s, issue = self.settings, self.compiled.issue
@@ -77,7 +78,7 @@ class Personalizer:
         self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
         self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
         self._fallback = s.first_name_fallback
-        self._tag = issue.slug
+        self._tag = issue.slug + self.tag_suffix
         self._domain = s.sending_domain
         _refuse_newlines("From", self._from)
         _refuse_newlines("Subject", self._subject)

@@ -1,0 +1,173 @@
+"""``newsletter send`` and ``newsletter status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app, err_console, out_console, run_guarded, state
+
+
+@app.command()
+def send(
+    issue: Path = typer.Argument(..., help="The issue's Markdown file."),
+    tag: List[str] = typer.Option([], "--tag", help="Only subscribers with this tag (repeatable: any of them)."),
+    exclude_tag: List[str] = typer.Option([], "--exclude-tag", help="Leave out subscribers with this tag (repeatable)."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="outbox, smtp or postmark (default: [provider] name)."),
+    test: List[str] = typer.Option([], "--test", help="Send the exact message with a [TEST] subject to this address only (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Send at most N messages this run; the rest stay pending."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (for scripts)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report sizes; send nothing."),
+    retry_unknown: bool = typer.Option(False, "--retry-unknown", help="Resend recipients whose delivery is unknown (may duplicate)."),
+    resend_to_new: bool = typer.Option(False, "--resend-to-new", help="After a completed send: send to subscribers who joined since."),
+) -> None:
+    """Send an issue to the active subscribers (or --test addresses), exactly once each."""
+    from ..send import SendRequest, execute_send, plan_send, send_test
+    from ..store.db import open_db
+
+    settings = run_guarded(state.settings)
+    conn = run_guarded(open_db, settings.database)
+    if test:
+        results = run_guarded(send_test, issue, tuple(test), settings, conn, provider=provider)
+        _print_test_results(results)
+        raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
+
+    request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
+    plan = run_guarded(plan_send, request, settings, conn)
+    _print_plan(plan, dry_run)
+    if dry_run or plan.recipients == 0 and not plan.existing:
+        raise typer.Exit(0)
+    if plan.needs_confirmation and not yes:
+        _confirm(plan)
+    report = _run_with_progress(execute_send, plan, conn)
+    _print_report(report)
+    if report.run.interrupted:
+        raise typer.Exit(130)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or its slug).")) -> None:
+    """Show how far an issue's send got: counts by state, rejected and unknown recipients."""
+    from ..send import send_status
+    from ..store.db import open_db
+
+    settings = run_guarded(state.settings)
+    slug = _slug(issue)
+    conn = run_guarded(open_db, settings.database)
+    report = run_guarded(send_status, conn, slug)
+    console = out_console()
+    console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {report.send.created_at}" + (f"  completed {report.send.completed_at}" if report.send.completed_at else ""))
+    console.print(_counts_table(report.counts))
+    _list_rows(console, "Rejected", report.rejected)
+    _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown)
+    if report.unknown:
+        console.print("Hint: 'unknown' means the request may have reached the provider. Check its activity log; "
+                      "then 'newsletter send ISSUE --retry-unknown' resends them (possibly a second copy).")
+
+
+def _slug(issue: Path) -> str:
+    if issue.suffix == ".md" and issue.exists():
+        from ..issue import load_issue
+
+        return run_guarded(load_issue, issue).slug
+    return issue.stem
+
+
+def _print_plan(plan, dry_run: bool) -> None:
+    console = out_console()
+    issue = plan.compiled.issue
+    console.print(f"Issue     {issue.path} ({issue.slug})")
+    console.print(f"Subject   {issue.subject}")
+    console.print(f"Provider  {plan.provider}")
+    what = "continuing: " if plan.existing else ""
+    console.print(f"Recipients {what}{plan.recipients:,}")
+    per = plan.message_bytes
+    console.print(f"Size      {per / 1024:.1f} KB per message, {per * plan.recipients / 1e6:.1f} MB in all")
+    for finding in plan.warnings:
+        err_console().print(f"warning  {finding.location}  {finding.id}  {finding.message}", markup=False)
+    if plan.dev_secret:
+        err_console().print("note     unsubscribe links in the outbox are signed with a development key; set NEWSLETTER_SECRET for real sends", markup=False)
+    if dry_run:
+        console.print("Dry run: nothing was sent.")
+
+
+def _confirm(plan) -> None:
+    answer = typer.prompt(f"Send to {plan.recipients:,} recipients through {plan.provider}? Type {plan.recipients} to confirm", default="", show_default=False)
+    if answer.strip().replace(",", "") != str(plan.recipients):
+        err_console().print("Cancelled: nothing was sent.", markup=False)
+        raise typer.Exit(1)
+
+
+def _run_with_progress(execute_send, plan, conn):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console(), transient=False) as progress:
+        task = progress.add_task("send", total=None, rate="")
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            t = progress.tasks[0]
+            if t.speed:
+                progress.update(task, rate=f"{t.speed:,.0f}/s")
+
+        return run_guarded(
+            execute_send, plan, conn, on_start=started, on_progress=advance,
+            on_note=lambda text: progress.console.print(f"note     {text}", markup=False),
+        )
+
+
+def _counts_table(counts: dict):
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for state_name in ("accepted", "rejected", "unknown", "skipped", "pending", "sending"):
+        table.add_column(state_name, justify="right")
+    table.add_row(*(f"{counts.get(s, 0):,}" for s in ("accepted", "rejected", "unknown", "skipped", "pending", "sending")))
+    return table
+
+
+def _print_report(report) -> None:
+    console = out_console()
+    console.print(_counts_table(report.counts))
+    run = report.run
+    rate = (run.accepted / report.elapsed) if report.elapsed else 0
+    console.print(f"This run: {run.accepted:,} accepted, {run.rejected:,} rejected, {run.unknown:,} unknown, {run.skipped:,} skipped in {report.elapsed:.1f} s ({rate:,.0f}/s)")
+    for r in report.reconciled:
+        if r.found or r.absent:
+            console.print(f"Reconciled with {report.provider}: {r.found} found (accepted), {r.absent} not found (sent again)")
+        if r.error:
+            console.print(f"Could not reconcile: {r.error}", markup=False)
+    _list_rows(console, "Rejected", report.rejected)
+    _list_rows(console, "Unknown", report.unknown)
+    if run.stopped_by is not None:
+        err_console().print(f"Error: {run.stopped_by.message}", markup=False)
+        if run.stopped_by.hint:
+            err_console().print(f"Hint: {run.stopped_by.hint}", markup=False)
+        else:
+            err_console().print("Hint: nothing that may have reached the provider will be sent twice; fix the cause and run the same send command again to continue.", markup=False)
+    elif report.counts.get("pending"):
+        console.print("Some recipients are still pending: run the same send command again to continue.")
+    if report.counts.get("unknown"):
+        console.print("Some deliveries are unknown: see 'newsletter status ISSUE' and README ('What unknown means').")
+
+
+def _list_rows(console, title: str, rows) -> None:
+    if not rows:
+        return
+    console.print(f"[bold]{title}[/] ({len(rows)}{'+' if len(rows) >= 50 else ''})")
+    for d in rows:
+        console.print(f"  {d.email}  {d.error_code or ''} {d.error_detail or ''}".rstrip(), markup=False)
+
+
+def _print_test_results(results) -> None:
+    console = out_console()
+    for address, result in results:
+        extra = f" ({result.code}: {result.detail})" if result.status != "accepted" else ""
+        console.print(f"{result.status:9} {address}{extra}", markup=False)

@@ -1,0 +1,283 @@
+"""The send loop: batches to worker threads, pacing, retries, and every ledger transition.
+
+Only the main thread touches the database: it marks a batch ``sending`` (committed) before handing
+it to a worker, and commits the worker's outcome when it comes back. Workers only talk to their
+own provider instance (one keep-alive connection each) and retry what provably never reached the
+provider: 429 (after Retry-After) and ``ProviderUnavailable`` (backoff with jitter). Anything in
+doubt becomes ``unknown``; it is never resent here.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .errors import (
+    ProviderAuthError,
+    ProviderDeliveryUnknown,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+from .models import OutgoingMessage, SendResult
+from .personalize import PersonalizeError, Personalizer
+from .providers.base import Provider
+from .store import ledger, subscribers
+from .store.ledger import Delivery, SendRecord
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6  # per batch, for unavailable / 5xx / refused connections
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 60.0  # never wait longer than this on one 429
+    rate_limited_max: int = 20  # 429s tolerated for one batch before giving up on it
+    consecutive_failure_limit: int = 5  # batches in a row that gave up -> pause the run
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Exponential backoff with full jitter (attempt 1 -> up to base seconds)."""
+        return rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+
+@dataclass
+class Clock:
+    """Injected time, so pacing and retry tests never sleep for real."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class RunStats:
+    accepted: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    requeued: int = 0  # given back to pending (never reached the provider)
+    bytes_sent: int = 0
+    stopped_by: ProviderError | None = None  # auth / invalid request / too many failures
+    interrupted: bool = False
+
+
+@dataclass
+class _Job:
+    rows: list[Delivery]
+    messages: list[OutgoingMessage]
+
+
+@dataclass
+class _Outcome:
+    job: _Job
+    results: list[SendResult] = field(default_factory=list)  # for the first len(results) rows
+    unknown: ProviderDeliveryUnknown | None = None
+    gave_up: ProviderError | None = None  # rest goes back to pending
+    fatal: ProviderError | None = None  # rest goes back to pending, and the run stops
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        conn,
+        send: SendRecord,
+        personalizer: Personalizer,
+        provider_factory: Callable[[], Provider],
+        *,
+        workers: int,
+        batch_size: int,
+        rate_limit: float = 0.0,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Clock | None = None,
+        on_progress: Callable[[int], None] = lambda n: None,
+        on_suppress: Callable[[int, SendResult], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.send = send
+        self.personalizer = personalizer
+        self.provider_factory = provider_factory
+        self.workers = workers
+        self.batch_size = batch_size
+        self.rate_limit = rate_limit
+        self.retry = retry
+        self.clock = clock or Clock()
+        self.on_progress = on_progress
+        self.on_suppress = on_suppress
+        self.stats = RunStats()
+        self._stop = threading.Event()
+        self._jobs: queue.Queue = queue.Queue()
+        self._results: queue.Queue = queue.Queue()
+        self._consecutive_failures = 0
+        self._next_slot = 0.0
+
+    # --- main thread ------------------------------------------------------------------------
+
+    def run(self, limit: int | None = None) -> RunStats:
+        self._stop.clear()
+        self._jobs, self._results = queue.Queue(), queue.Queue()
+        threads = [threading.Thread(target=self._worker, name=f"send-worker-{n}", daemon=True) for n in range(self.workers)]
+        for t in threads:
+            t.start()
+        in_flight = 0
+        budget = limit if limit is not None else float("inf")
+        try:
+            for chunk in ledger.iter_pending(self.conn, self.send, self.batch_size):
+                if self._stop.is_set() or budget <= 0:
+                    break
+                job = self._prepare(chunk[: int(min(budget, len(chunk)))])
+                if job is None:
+                    continue
+                budget -= len(job.rows)
+                while in_flight >= self.workers:
+                    self._settle(self._results.get())
+                    in_flight -= 1
+                if self._stop.is_set():  # settled a fatal outcome while waiting: hand back
+                    self._requeue(job.rows, "run stopped before this batch was sent")
+                    break
+                self._pace(len(job.messages))
+                self._jobs.put(job)
+                in_flight += 1
+            while in_flight:
+                self._settle(self._results.get())
+                in_flight -= 1
+        except KeyboardInterrupt:
+            # Stop dispatching; batches already with a worker finish and are recorded. Rows
+            # still 'sending' if the user presses Ctrl-C again become 'unknown' next run.
+            self.stats.interrupted = True
+            self._stop.set()
+            while in_flight:
+                self._settle(self._results.get())
+                in_flight -= 1
+        finally:
+            self._stop.set()
+            for _ in threads:
+                self._jobs.put(None)
+            for t in threads:
+                t.join(timeout=5)
+        return self.stats
+
+    def _prepare(self, rows: list[Delivery]) -> _Job | None:
+        """Skip who left since the snapshot, personalize, and commit the batch as 'sending'."""
+        current = subscribers.statuses(self.conn, [r.subscriber_id for r in rows])
+        keep, skipped = [], []
+        for r in rows:
+            (keep if current.get(r.subscriber_id) == "active" else skipped).append(r)
+        for r in skipped:
+            ledger.set_state(self.conn, [r.id], "skipped", f"not active at send time ({current.get(r.subscriber_id, 'deleted')})")
+        self.stats.skipped += len(skipped)
+        self.on_progress(len(skipped))
+        messages, sendable, refused = [], [], []
+        for r in keep:
+            try:
+                messages.append(self.personalizer.message(r.recipient))
+                sendable.append(r)
+            except PersonalizeError as err:
+                refused.append((r.id, "rejected", SendResult("rejected", code="invalid-header", detail=err.message), None))
+        if refused:
+            ledger.record_results(self.conn, refused)
+            self.stats.rejected += len(refused)
+            self.on_progress(len(refused))
+        if not sendable:
+            return None
+        ledger.mark_sending(self.conn, [(r.id, m.message_id) for r, m in zip(sendable, messages)])
+        ledger.heartbeat(self.conn, self.send.issue_slug)
+        return _Job(sendable, messages)
+
+    def _pace(self, n: int) -> None:
+        """Messages-per-second cap: each batch takes n/rate seconds of the schedule."""
+        if self.rate_limit <= 0:
+            return
+        now = self.clock.now()
+        start = max(self._next_slot, now)
+        if start > now:
+            self.clock.sleep(start - now)
+        self._next_slot = start + n / self.rate_limit
+
+    def _settle(self, out: _Outcome) -> None:
+        """Commit one batch's outcome to the ledger."""
+        rows = out.job.rows
+        done = len(out.results)
+        outcomes = []
+        for row, result in zip(rows, out.results):
+            outcomes.append((row.id, result.status, result, None))
+            if result.status == "accepted":
+                self.stats.accepted += 1
+            else:
+                self.stats.rejected += 1
+                if result.suppress and self.on_suppress:
+                    self.on_suppress(row.subscriber_id, result)
+        rest = rows[done:]
+        if out.unknown is not None:
+            outcomes += [(r.id, "unknown", None, out.unknown.message) for r in rest]
+            self.stats.unknown += len(rest)
+        if outcomes:
+            ledger.record_results(self.conn, outcomes)
+        self.stats.bytes_sent += sum(len(m.html) + len(m.text) for m in out.job.messages[:done])
+        failure = out.fatal or out.gave_up
+        if failure is not None and rest and out.unknown is None:
+            self._requeue(rest, failure.message)
+        if out.fatal is not None:
+            self.stats.stopped_by = out.fatal
+            self._stop.set()
+        elif out.gave_up is not None:
+            self._consecutive_failures += 1
+            if self._consecutive_failures >= self.retry.consecutive_failure_limit:
+                self.stats.stopped_by = out.gave_up
+                self._stop.set()
+        else:
+            self._consecutive_failures = 0
+        self.on_progress(done + (len(rest) if out.unknown is not None else 0))
+
+    def _requeue(self, rows: Sequence[Delivery], why: str) -> None:
+        ledger.set_state(self.conn, [r.id for r in rows], "pending", why)
+        self.stats.requeued += len(rows)
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        provider = None
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                if provider is None:
+                    provider = self.provider_factory()
+                self._results.put(self._deliver(provider, job))
+        finally:
+            if provider is not None:
+                provider.close()
+
+    def _deliver(self, provider: Provider, job: _Job) -> _Outcome:
+        results: list[SendResult] = []
+        failures = rate_limited = 0
+        while True:
+            pending = job.messages[len(results) :]
+            try:
+                results += list(provider.send(pending))
+                return _Outcome(job, results)
+            except ProviderDeliveryUnknown as err:
+                return _Outcome(job, results + list(err.partial_results), unknown=err)
+            except (ProviderAuthError, ProviderRequestError) as err:
+                return _Outcome(job, results + list(err.partial_results), fatal=err)
+            except ProviderRateLimited as err:
+                results += list(err.partial_results)
+                rate_limited += 1
+                if rate_limited > self.retry.rate_limited_max or self._stop.is_set():
+                    return _Outcome(job, results, gave_up=err)
+                wait = err.retry_after if err.retry_after is not None else self.retry.backoff(rate_limited, self.clock.rng) + 1.0
+                self.clock.sleep(min(wait, self.retry.retry_after_cap))
+            except ProviderUnavailable as err:
+                results += list(err.partial_results)
+                failures += 1
+                if failures >= self.retry.max_attempts or self._stop.is_set():
+                    return _Outcome(job, results, gave_up=err)
+                self.clock.sleep(self.retry.backoff(failures, self.clock.rng))
+            except Exception as err:  # a bug or an unmapped failure: the request may have gone out
+                wrapped = ProviderDeliveryUnknown(f"{getattr(provider, 'name', 'provider')}: unexpected error: {err!r}")
+                return _Outcome(job, results, unknown=wrapped, fatal=wrapped)

@@ -1,0 +1,294 @@
+"""``newsletter send``: the issue goes to every active subscriber of the segment, exactly once.
+
+Read top to bottom, a send is: build and check the issue -> plan (who, how many, how big) ->
+[the CLI confirms] -> take the lock -> snapshot recipients into the ledger (first run only) ->
+turn rows a crash left 'sending' into 'unknown' -> reconcile unknown rows with the provider ->
+dispatch pending rows in batches -> reconcile once more -> report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .build import compile_issue
+from .config import Settings
+from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
+from .errors import ConfigError, NewsletterError, SendError
+from .models import CompiledIssue, Finding, Recipient, SendResult
+from .personalize import Personalizer
+from .providers.base import Provider, create_provider
+from .reconcile import ReconcileReport, reconcile
+from .store import ledger, subscribers
+from .store.ledger import SendRecord
+
+# Outbox-only fallback: the outbox is a local folder nobody receives, so its links may be signed
+# with a development key. Every other provider requires NEWSLETTER_SECRET.
+OUTBOX_DEV_SECRET = b"newsletter-outbox-development-key"
+DEFAULT_GRACE_SECONDS = 30.0
+MAX_FINAL_WAIT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    issue_path: Path
+    include_tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    provider: str | None = None
+    limit: int | None = None
+    retry_unknown: bool = False
+    resend_to_new: bool = False
+
+    @property
+    def segment(self) -> dict:
+        return {"include": sorted(self.include_tags), "exclude": sorted(self.exclude_tags)}
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    request: SendRequest
+    settings: Settings
+    compiled: CompiledIssue
+    warnings: tuple[Finding, ...]
+    provider: str
+    existing: SendRecord | None
+    recipients: int  # who this run will send to (pending + new + retried unknown)
+    message_bytes: int  # size of one personalized message (html + text)
+    dev_secret: bool  # links signed with the outbox development key
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.provider != "outbox"
+
+
+@dataclass
+class SendReport:
+    issue_slug: str
+    provider: str
+    counts: dict[str, int]
+    run: RunStats
+    reconciled: list[ReconcileReport] = field(default_factory=list)
+    elapsed: float = 0.0
+    rejected: list[ledger.Delivery] = field(default_factory=list)
+    unknown: list[ledger.Delivery] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.counts.get("pending", 0) == 0 and self.counts.get("unknown", 0) == 0 and self.counts.get("sending", 0) == 0
+
+
+def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[str, str] | None = None) -> SendPlan:
+    """Everything a confirmation needs, without writing anything."""
+    env = os.environ if env is None else env
+    compiled = compile_issue(request.issue_path, settings)
+    issue = compiled.issue
+    if issue.status == "draft":
+        raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
+    warnings = _preflight(compiled, settings)
+    provider = request.provider or settings.provider
+    _provider_factory(provider, settings, env)().close()  # fail early on missing credentials
+    dev_secret = _secret(provider, env) == OUTBOX_DEV_SECRET
+    existing = ledger.find_send(conn, issue.slug)
+    recipients = _recipients_this_run(request, conn, existing)
+    sample = Personalizer(compiled, settings, _secret(provider, env)).message(Recipient(1, "reader@example.org", "Alex"))
+    return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, len(sample.html.encode()) + len(sample.text.encode()), dev_secret)
+
+
+def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
+    from .checks import check_issue
+
+    findings = check_issue(compiled, settings)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        raise SendError(
+            f"{first.location}: {first.message} ({first.id}){f' and {len(errors) - 1} more preflight error(s)' if len(errors) > 1 else ''}",
+            hint=f"Run 'newsletter check {compiled.issue.path}' to see every finding; fix the errors, then send again.",
+        )
+    return [f for f in findings if f.severity == "warning"]
+
+
+def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None) -> int:
+    if existing is None:
+        return _count(subscribers.iter_active(conn, request.include_tags, request.exclude_tags))
+    if existing.segment != request.segment:
+        raise SendError(
+            f"{existing.issue_slug}: this issue was already started for segment {existing.segment}, not {request.segment}",
+            hint="Run send with the same --tag/--exclude-tag options to continue it.",
+        )
+    counts = ledger.counts(conn, existing)
+    if existing.completed_at and not request.resend_to_new and not request.retry_unknown:
+        raise SendError(
+            f"{existing.issue_slug}: this issue was already sent ({counts['accepted']} accepted, completed {existing.completed_at})",
+            hint="Use --resend-to-new to send it only to subscribers who joined since; 'newsletter status ISSUE' shows the details.",
+        )
+    extra = _count(_new_since(conn, request, existing)) if request.resend_to_new else 0
+    retry = counts["unknown"] if request.retry_unknown else 0
+    return counts["pending"] + extra + retry
+
+
+def _new_since(conn, request: SendRequest, existing: SendRecord):
+    known = ledger.subscriber_ids(conn, existing)
+    for r in subscribers.iter_active(conn, request.include_tags, request.exclude_tags):
+        if r.subscriber_id not in known:
+            yield r
+
+
+def _count(iterable) -> int:
+    return sum(1 for _ in iterable)
+
+
+def execute_send(
+    plan: SendPlan,
+    conn,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_progress: Callable[[int], None] = lambda n: None,
+    on_note: Callable[[str], None] = lambda text: None,
+) -> SendReport:
+    """Take the lock, snapshot, recover, reconcile, dispatch, reconcile; always release the lock."""
+    env = os.environ if env is None else env
+    clock = clock or Clock()
+    settings, request, issue = plan.settings, plan.request, plan.compiled.issue
+    options = settings.provider_options(plan.provider)
+    factory = _provider_factory(plan.provider, settings, env)
+    started = time.monotonic()
+    ledger.acquire_lock(conn, issue.slug)
+    try:
+        send = _snapshot(conn, plan)
+        recovered = ledger.interrupted_to_unknown(conn, send)
+        if recovered:
+            on_note(f"{recovered} recipient(s) were in flight when the last run stopped: checking with {plan.provider}")
+        if request.retry_unknown:
+            ledger.set_state(conn, [d.id for d in ledger.rows_in_state(conn, send, "unknown")], "pending", "retried by --retry-unknown")
+        grace = float(options.get("reconcile_grace_seconds", DEFAULT_GRACE_SECONDS))
+        personalizer = Personalizer(plan.compiled, settings, _secret(plan.provider, env))
+        probe = factory()
+        batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
+        reports = [reconcile(conn, send, probe, grace_seconds=grace)]
+        on_start(ledger.counts(conn, send)["pending"])
+        dispatcher = Dispatcher(
+            conn, send, personalizer, factory,
+            workers=int(options.get("workers", settings.workers)), batch_size=batch_size,
+            rate_limit=float(options.get("rate_limit", settings.rate_limit)), retry=_retry_policy(options), clock=clock,
+            on_progress=on_progress, on_suppress=lambda sid, result: _suppress(conn, plan.provider, sid, result),
+        )
+        stats = dispatcher.run(request.limit)
+        if not stats.interrupted and stats.stopped_by is None:
+            reports += _settle_in_doubt(conn, send, probe, dispatcher, grace, clock, request.limit, on_note)
+        probe.close()
+        ledger.mark_completed_if_done(conn, send)
+        counts = ledger.counts(conn, send)
+        return SendReport(
+            issue.slug, plan.provider, counts, dispatcher.stats, reports, time.monotonic() - started,
+            ledger.rows_in_state(conn, send, "rejected", limit=50), ledger.rows_in_state(conn, send, "unknown", limit=50),
+        )
+    finally:
+        ledger.release_lock(conn, issue.slug)
+
+
+def _settle_in_doubt(conn, send, probe, dispatcher, grace, clock, limit, on_note) -> list[ReconcileReport]:
+    """After dispatching: ask about this run's in-doubt rows once their grace period is over,
+    and send the ones the provider does not have (bounded wait)."""
+    reports: list[ReconcileReport] = []
+    if limit is not None or not ledger.counts(conn, send)["unknown"]:
+        return reports
+    report = reconcile(conn, send, probe, grace_seconds=grace)
+    reports.append(report)
+    if report.still_unknown and 0 < report.waiting <= MAX_FINAL_WAIT_SECONDS:
+        on_note(f"waiting {report.waiting:.0f} s before asking {probe.name} about {report.still_unknown} in-doubt recipient(s)")
+        clock.sleep(report.waiting)
+        reports.append(reconcile(conn, send, probe, grace_seconds=grace))
+    if ledger.counts(conn, send)["pending"]:
+        dispatcher.run(None)
+    return reports
+
+
+def _snapshot(conn, plan: SendPlan) -> SendRecord:
+    request, issue = plan.request, plan.compiled.issue
+    existing = ledger.find_send(conn, issue.slug)
+    if existing is None:
+        recipients = subscribers.iter_active(conn, request.include_tags, request.exclude_tags)
+        send, _ = ledger.create_send(conn, issue.slug, issue.subject, plan.provider, request.segment, recipients)
+        return send
+    if request.resend_to_new:
+        ledger.add_recipients(conn, existing, _new_since(conn, request, existing))
+    return existing
+
+
+def _suppress(conn, provider: str, subscriber_id: int, result: SendResult) -> None:
+    subscribers.mark_suppressed(conn, subscriber_id, "bounced", source=provider, detail=f"{result.code}: {result.detail}")
+
+
+def _retry_policy(options: Mapping) -> RetryPolicy:
+    defaults = RetryPolicy()
+    return RetryPolicy(
+        max_attempts=int(options.get("max_attempts", defaults.max_attempts)),
+        backoff_base=float(options.get("backoff_base", defaults.backoff_base)),
+        backoff_cap=float(options.get("backoff_cap", defaults.backoff_cap)),
+        retry_after_cap=float(options.get("retry_after_cap", defaults.retry_after_cap)),
+        consecutive_failure_limit=int(options.get("consecutive_failure_limit", defaults.consecutive_failure_limit)),
+    )
+
+
+def _provider_factory(name: str, settings: Settings, env: Mapping[str, str]) -> Callable[[], Provider]:
+    options = dict(settings.provider_options(name))
+    if name == "outbox":
+        options.setdefault("directory", settings.outbox_dir)
+    return lambda: create_provider(name, options, env)
+
+
+def _secret(provider: str, env: Mapping[str, str]) -> bytes:
+    value = env.get("NEWSLETTER_SECRET", "")
+    if value:
+        return value.encode()
+    if provider == "outbox":
+        return OUTBOX_DEV_SECRET
+    raise ConfigError("environment: NEWSLETTER_SECRET is not set (it signs every unsubscribe link)", hint="export NEWSLETTER_SECRET=<a long random string>, e.g. from: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.")
+
+
+# --- test sends and status ----------------------------------------------------------------------
+
+
+def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, conn, *, provider: str | None = None, env: Mapping[str, str] | None = None) -> list[tuple[str, SendResult]]:
+    """The exact production message with a [TEST] subject, to these addresses only (not recorded
+    in the ledger: it is not the issue's send). Drafts may be tested."""
+    env = os.environ if env is None else env
+    name = provider or settings.provider
+    compiled = compile_issue(issue_path, settings)
+    personalizer = Personalizer(compiled, settings, _secret(name, env), subject_prefix="[TEST] ", tag_suffix="-test")
+    messages = []
+    for address in addresses:
+        known = subscribers.get(conn, address)
+        recipient = Recipient(known.id if known else 0, address, known.first_name if known and known.first_name else "")
+        messages.append(personalizer.message(recipient))
+    provider_obj = _provider_factory(name, settings, env)()
+    try:
+        results = list(provider_obj.send(messages))
+    finally:
+        provider_obj.close()
+    return list(zip(addresses, results))
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    send: SendRecord
+    counts: dict[str, int]
+    rejected: list[ledger.Delivery]
+    unknown: list[ledger.Delivery]
+
+
+def send_status(conn, issue_slug: str, *, limit: int = 200) -> StatusReport:
+    send = ledger.find_send(conn, issue_slug)
+    if send is None:
+        raise SendError(f"{issue_slug}: this issue has not been sent yet", hint="Start it with: newsletter send ISSUE")
+    return StatusReport(send, ledger.counts(conn, send), ledger.rows_in_state(conn, send, "rejected", limit=limit), ledger.rows_in_state(conn, send, "unknown", limit=limit))
+
+
+__all__ = ["SendRequest", "SendPlan", "SendReport", "plan_send", "execute_send", "send_test", "send_status", "NewsletterError"]

@@ -1,0 +1,297 @@
+"""The send ledger: one row per (issue, subscriber), so every copy is accounted for.
+
+States: pending -> sending -> accepted | rejected | unknown, and skipped (unsubscribed after the
+snapshot). A batch is marked ``sending`` and committed before the provider is called; its results
+are committed after. Rows left ``sending`` by a crash become ``unknown`` on the next run and are
+never resent without an explicit choice (or an idempotent provider).
+
+The send lock lives here too: a row per issue naming the process that holds it, so a second
+``send`` of the same issue is refused even from another terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import SendError
+from ..models import Recipient, SendResult
+from .db import register_migration, transaction
+
+STATES = ("pending", "sending", "accepted", "rejected", "unknown", "skipped")
+LOCK_STALE_SECONDS = 120  # a holder on another host that has not beaten for this long is gone
+
+register_migration(
+    2,
+    "send ledger",
+    """
+    CREATE TABLE sends (
+        id INTEGER PRIMARY KEY,
+        issue_slug TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        completed_at TEXT
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        send_id INTEGER NOT NULL REFERENCES sends(id),
+        subscriber_id INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        first_name TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending','sending','accepted','rejected','unknown','skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        message_id TEXT,
+        provider_message_id TEXT,
+        error_code TEXT,
+        error_detail TEXT,
+        sending_at TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (send_id, subscriber_id)
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (send_id, state, id);
+    CREATE TABLE send_locks (
+        issue_slug TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        acquired_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    id: int
+    issue_slug: str
+    subject: str
+    provider: str
+    segment: dict
+    created_at: str
+    completed_at: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    subscriber_id: int
+    email: str
+    first_name: str
+    state: str
+    message_id: str | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+    sending_at: str | None = None
+
+    @property
+    def recipient(self) -> Recipient:
+        return Recipient(self.subscriber_id, self.email, self.first_name)
+
+
+# --- sends ------------------------------------------------------------------------------------
+
+
+def find_send(conn: sqlite3.Connection, issue_slug: str) -> SendRecord | None:
+    row = conn.execute("SELECT * FROM sends WHERE issue_slug = ?", (issue_slug,)).fetchone()
+    if row is None:
+        return None
+    return SendRecord(row["id"], row["issue_slug"], row["subject"], row["provider"], json.loads(row["segment"]), row["created_at"], row["completed_at"])
+
+
+def create_send(conn: sqlite3.Connection, issue_slug: str, subject: str, provider: str, segment: dict, recipients: Iterable[Recipient]) -> tuple[SendRecord, int]:
+    """Snapshot the recipients as pending rows, atomically with the send record."""
+    stamp = now_iso()
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO sends (issue_slug, subject, provider, segment, created_at) VALUES (?, ?, ?, ?, ?)",
+            (issue_slug, subject, provider, json.dumps(segment, sort_keys=True), stamp),
+        )
+        send_id = cur.lastrowid
+        count = _insert_pending(conn, send_id, recipients, stamp)
+    record = find_send(conn, issue_slug)
+    assert record is not None
+    return record, count
+
+
+def add_recipients(conn: sqlite3.Connection, send: SendRecord, recipients: Iterable[Recipient]) -> int:
+    """Add recipients not yet in the ledger (``--resend-to-new``); reopens the send."""
+    with transaction(conn):
+        count = _insert_pending(conn, send.id, recipients, now_iso())
+        if count:
+            conn.execute("UPDATE sends SET completed_at = NULL WHERE id = ?", (send.id,))
+    return count
+
+
+def _insert_pending(conn: sqlite3.Connection, send_id: int, recipients: Iterable[Recipient], stamp: str) -> int:
+    before = conn.total_changes
+    chunk: list[tuple] = []
+    for r in recipients:
+        chunk.append((send_id, r.subscriber_id, r.email, r.first_name or "", stamp))
+        if len(chunk) >= 5000:
+            _insert_chunk(conn, chunk)
+            chunk = []
+    _insert_chunk(conn, chunk)
+    return conn.total_changes - before
+
+
+def _insert_chunk(conn: sqlite3.Connection, chunk: list[tuple]) -> None:
+    if chunk:
+        conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (send_id, subscriber_id, email, first_name, updated_at) VALUES (?, ?, ?, ?, ?)",
+            chunk,
+        )
+
+
+def subscriber_ids(conn: sqlite3.Connection, send: SendRecord) -> set[int]:
+    return {row[0] for row in conn.execute("SELECT subscriber_id FROM deliveries WHERE send_id = ?", (send.id,))}
+
+
+def mark_completed_if_done(conn: sqlite3.Connection, send: SendRecord) -> bool:
+    """Completed = nothing pending, sending or unknown left."""
+    open_rows = conn.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE send_id = ? AND state IN ('pending','sending','unknown')", (send.id,)
+    ).fetchone()[0]
+    if open_rows == 0:
+        with transaction(conn):
+            conn.execute("UPDATE sends SET completed_at = COALESCE(completed_at, ?) WHERE id = ?", (now_iso(), send.id))
+        return True
+    return False
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def counts(conn: sqlite3.Connection, send: SendRecord) -> dict[str, int]:
+    out = dict.fromkeys(STATES, 0)
+    for state, n in conn.execute("SELECT state, COUNT(*) FROM deliveries WHERE send_id = ? GROUP BY state", (send.id,)):
+        out[state] = n
+    return out
+
+
+def rows_in_state(conn: sqlite3.Connection, send: SendRecord, state: str, *, limit: int | None = None) -> list[Delivery]:
+    sql = "SELECT * FROM deliveries WHERE send_id = ? AND state = ? ORDER BY id"
+    params: tuple = (send.id, state)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params += (limit,)
+    return [_delivery(row) for row in conn.execute(sql, params)]
+
+
+def iter_pending(conn: sqlite3.Connection, send: SendRecord, chunk: int) -> Iterator[list[Delivery]]:
+    """Pending rows in id order, a chunk at a time (keyset pagination: constant memory)."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT * FROM deliveries WHERE send_id = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+            (send.id, last, chunk),
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1]["id"]
+        yield [_delivery(row) for row in rows]
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        row["id"], row["subscriber_id"], row["email"], row["first_name"], row["state"], row["message_id"],
+        row["provider_message_id"], row["error_code"], row["error_detail"], row["sending_at"],
+    )
+
+
+def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
+    """(delivery id, Message-ID) pairs -> sending, committed before the provider is called."""
+    stamp = now_iso()
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+            [(mid, stamp, stamp, did) for did, mid in rows],
+        )
+
+
+def record_results(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, SendResult | None, str | None]]) -> None:
+    """Commit one batch's outcomes: (delivery id, new state, result, detail)."""
+    stamp = now_iso()
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
+            [
+                (state, r.provider_message_id if r else None, r.code if r else None, (r.detail if r else None) or detail, stamp, did)
+                for did, state, r, detail in outcomes
+            ],
+        )
+
+
+def set_state(conn: sqlite3.Connection, ids: Sequence[int], state: str, detail: str | None = None) -> None:
+    stamp = now_iso()
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?",
+            [(state, detail, stamp, i) for i in ids],
+        )
+
+
+def interrupted_to_unknown(conn: sqlite3.Connection, send: SendRecord) -> int:
+    """Rows a crashed run left 'sending' are in doubt: the provider may have them."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE deliveries SET state = 'unknown', error_detail = 'interrupted while sending', updated_at = ? WHERE send_id = ? AND state = 'sending'",
+            (now_iso(), send.id),
+        )
+    return cur.rowcount
+
+
+# --- lock -------------------------------------------------------------------------------------
+
+
+def acquire_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
+    """Take the issue's send lock, or raise SendError naming who holds it."""
+    host, pid, stamp = socket.gethostname(), os.getpid(), now_iso()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM send_locks WHERE issue_slug = ?", (issue_slug,)).fetchone()
+        if row is not None and _holder_alive(row) and not (row["host"] == host and row["pid"] == pid):
+            raise SendError(
+                f"{issue_slug}: another send of this issue is running (process {row['pid']} on {row['host']}, since {row['acquired_at']})",
+                hint="Wait for it to finish; run 'newsletter status ISSUE' to follow it.",
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            (issue_slug, host, pid, stamp, stamp),
+        )
+
+
+def heartbeat(conn: sqlite3.Connection, issue_slug: str) -> None:
+    conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (now_iso(), issue_slug, os.getpid()))
+
+
+def release_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
+    conn.execute("DELETE FROM send_locks WHERE issue_slug = ? AND pid = ? AND host = ?", (issue_slug, os.getpid(), socket.gethostname()))
+
+
+def _holder_alive(row: sqlite3.Row) -> bool:
+    if row["host"] == socket.gethostname():
+        try:
+            os.kill(row["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    age = (datetime.now(timezone.utc) - parse_iso(row["heartbeat_at"])).total_seconds()
+    return age < LOCK_STALE_SECONDS
