@@ -40,14 +40,17 @@ def sign_token(secret: bytes, subscriber_id: int) -> str:
 def verify_token(secret: bytes, token: str) -> int | None:
     """The subscriber id a token was signed for, or None when it is forged or malformed."""
     ident, _, _ = token.partition(".")
-    try:
-        subscriber_id = int(ident, 36)
-    except ValueError:
+    # Only the canonical form sign_token writes: int() alone would accept "-1" (and _base36 would
+    # never end), "+1", "1_0" or non-ASCII digits (which compare_digest refuses with a TypeError).
+    if not (0 < len(ident) <= 13 and ident.isascii() and ident.isalnum() and ident == ident.lower()):
         return None
-    return subscriber_id if hmac.compare_digest(sign_token(secret, subscriber_id), token) else None
+    subscriber_id = int(ident, 36)
+    return subscriber_id if hmac.compare_digest(sign_token(secret, subscriber_id).encode(), token.encode()) else None
 
 
 def _base36(n: int) -> str:
+    if n < 0:
+        raise ValueError(f"subscriber id {n} is negative")
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
