@@ -28,6 +28,9 @@ WIDTH = 78
 CONTENT_WIDTH = 552  # px inside the 600 px body, after 24 px padding each side
 MERGE_RE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}|%7B%7B(?:%20)*([A-Za-z_]\w*)(?:%20)*%7D%7D")
 UNDEFINED_FOOTNOTE_RE = re.compile(r"\[\^([^\]\s]+)\]")
+# A link destination may not contain spaces, so ``[x]({{ unsubscribe_url }})`` would not be a link:
+# the merge field is closed up to ``{{unsubscribe_url}}`` before parsing (same lines, same meaning).
+LINK_MERGE_RE = re.compile(r"(\]\(\s*<?)\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:]")
 
 
@@ -70,6 +73,7 @@ def render_body(source: str, path: Path, first_line: int, theme: Theme) -> Rende
     ``first_line`` is the file line where the body starts, so errors name the real line.
     """
     env: dict = {}
+    source = LINK_MERGE_RE.sub(r"\1{{\2}}", source)
     tokens = _parser().parse(source, env)
     ctx = _Context(path=path, first_line=first_line, theme=theme, source=source)
     ctx.references = _collect_references(tokens, env, ctx)
@@ -154,12 +158,15 @@ def _check_undefined_footnotes(tokens: Sequence, ctx: _Context) -> None:
     for tok in tokens:
         if tok.type != "inline":
             continue
+        line = ctx.line(tok)
         for child in tok.children or []:
+            if child.type in ("softbreak", "hardbreak") and line:
+                line += 1
             if child.type == "text":
                 m = UNDEFINED_FOOTNOTE_RE.search(child.content)
                 if m:
                     raise ctx.error(
-                        ctx.line(tok),
+                        line,
                         f"footnote [^{m.group(1)}] is cited but not defined",
                         f"Add a line '[^{m.group(1)}]: Author. Title. Journal. Year. https://doi.org/...' at the end of the issue.",
                     )
@@ -179,8 +186,15 @@ def _without_footnote_block(tokens: Sequence) -> list:
 
 def _inline_plain(children: Sequence) -> str:
     parts = []
+    href, start = "", 0
     for c in children:
-        if c.type in ("text", "code_inline"):
+        if c.type == "link_open":
+            href, start = str(c.attrs.get("href", "")), len(parts)
+        elif c.type == "link_close":  # [the DOI](https://doi.org/...) keeps its URL: "the DOI (https://...)"
+            if href and href not in "".join(parts[start:]):
+                parts.append(f" ({href})")
+            href = ""
+        elif c.type in ("text", "code_inline"):
             parts.append(c.content)
         elif c.type in ("softbreak", "hardbreak"):
             parts.append(" ")
@@ -266,6 +280,8 @@ class _HtmlWriter:
 
     def _token(self, tok) -> str:
         kind = tok.type
+        if tok.hidden:  # the paragraph of a tight list item: its text goes straight into the <li>
+            return ""
         if kind == "inline":
             return self.inline(tok.children or [], self.ctx.line(tok))
         if kind in ("fence", "code_block"):
@@ -294,6 +310,8 @@ class _HtmlWriter:
         out = []
         for c in children:
             kind = c.type
+            if kind in ("softbreak", "hardbreak") and line:
+                line += 1  # errors name the line within a multi-line paragraph
             if kind == "text":
                 out.append(self.ctx.merge(c.content, line, html=True))
             elif kind == "softbreak":
@@ -421,9 +439,10 @@ class _TextWriter:
         return "\n".join(out).replace("\n\n\n", "\n\n")
 
     def _heading(self, text: str, level: int) -> str:
+        text = _wrap(text.upper() if level == 3 else text)  # a long heading wraps like any line
         if level <= 2:
-            return "\n" + text + "\n" + "-" * min(len(text), WIDTH) + "\n"
-        return "\n" + text.upper() + "\n" if level == 3 else "\n" + text + "\n"
+            return "\n" + text + "\n" + "-" * max((len(ln) for ln in text.splitlines()), default=0) + "\n"
+        return "\n" + text + "\n"
 
     def _table(self, rows: list[list[str]]) -> str:
         if not rows:
@@ -444,6 +463,8 @@ class _TextWriter:
         link_text_start = 0
         for c in children:
             kind = c.type
+            if kind in ("softbreak", "hardbreak") and line:
+                line += 1
             if kind == "text":
                 out.append(self.ctx.merge(c.content, line, html=False))
             elif kind in ("softbreak",):
