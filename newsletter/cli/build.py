@@ -22,7 +22,7 @@ def build(
     result = run_guarded(lambda: build_issue(issue, state.settings(), out))
     console = out_console()
     for path, size in result.files:
-        console.print(f"{_display(path)}  {_size(size)}")
+        console.print(f"{_display(path)}  {_size(size)}", markup=False)  # paths may hold [brackets]
 
 
 @app.command()
@@ -34,8 +34,8 @@ def new(
     from ..scaffold import new_issue
 
     path = run_guarded(lambda: new_issue(title, on, state.settings(), today=date.today()))
-    out_console().print(f"Created {_display(path)}")
-    out_console().print(f"Next: write the issue, then run: newsletter build {_display(path)}")
+    out_console().print(f"Created {_display(path)}", markup=False)
+    out_console().print(f"Next: write the issue, then run: newsletter build {_display(path)}", markup=False)
 
 
 def _display(path: Path) -> str:
