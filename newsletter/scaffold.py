@@ -44,7 +44,7 @@ def new_issue(title: str, on: str | None, settings: Settings, today: date) -> Pa
     if path.exists():
         raise IssueError(f"{path}: already exists", hint="Choose another title, or edit the existing file.")
     settings.issues_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(  # the title as a JSON string is valid double-quoted YAML; keep "café", not "caf\\u00e9"
+    path.write_text(  # the title as a JSON string is valid double-quoted YAML; keep "café", not "caf\u00e9"
         TEMPLATE.format(title=json.dumps(title.strip(), ensure_ascii=False), date=issue_date.isoformat(), slug=slug, month=f"{issue_date:%B %Y}"),
         encoding="utf-8",
     )
