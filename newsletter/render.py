@@ -127,6 +127,11 @@ def _render_template(env, name: str, context: dict, templates_dir: Path) -> str:
     except jinja2.UndefinedError as err:
         where, line = _template_frame(err, templates_dir, name)
         raise TemplateError(located(where, line, f"template uses an undefined value: {err.message}"), hint="Check the variable's spelling; the available names are listed in README (Templates).") from err
+    except Exception as err:  # e.g. {{ brand.logo_width + "px" }}: a TypeError raised by the template's own code
+        where, line = _template_frame(err, templates_dir, name)
+        if line is None:
+            raise
+        raise TemplateError(located(where, line, f"template error: {type(err).__name__}: {err}"), hint="Fix the expression on that line.") from err
 
 
 def _template_frame(err: BaseException, templates_dir: Path, name: str) -> tuple[Path, int | None]:
