@@ -167,9 +167,10 @@ def execute_send(
             on_note(f"{recovered} recipient(s) were in flight when the last run stopped: checking with {plan.provider}")
         if request.retry_unknown:
             ledger.set_state(conn, [d.id for d in ledger.rows_in_state(conn, send, "unknown")], "pending", "retried by --retry-unknown")
-        grace = float(options.get("reconcile_grace_seconds", DEFAULT_GRACE_SECONDS))
         personalizer = Personalizer(plan.compiled, settings, _secret(plan.provider, env))
         probe = factory()
+        # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
+        grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
         batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
         reports = [reconcile(conn, send, probe, grace_seconds=grace)]
         on_start(ledger.counts(conn, send)["pending"])
@@ -265,7 +266,7 @@ def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, 
     personalizer = Personalizer(compiled, settings, _secret(name, env), subject_prefix="[TEST] ", tag_suffix="-test")
     messages = []
     for address in addresses:
-        known = subscribers.get(conn, address)
+        known = subscribers.find(conn, address)
         recipient = Recipient(known.id if known else 0, address, known.first_name if known and known.first_name else "")
         messages.append(personalizer.message(recipient))
     provider_obj = _provider_factory(name, settings, env)()

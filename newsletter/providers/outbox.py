@@ -39,6 +39,7 @@ class OutboxProvider:
     # Resending writes the same file again (same name, same content but the Date header), so
     # a retry can never produce a second copy: the idempotency key is honoured by construction.
     honours_idempotency_key = True
+    search_grace_seconds = 0.0  # the folder listing is exact at once: no index to wait for
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         directory = options.get("directory")

@@ -1,0 +1,289 @@
+"""send.py + dispatch.py + reconcile.py + ledger: through the outbox and a Postmark fake."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsletter.dispatch import Clock
+from newsletter.errors import ConfigError, ProviderAuthError, SendError
+from newsletter.send import SendRequest, execute_send, plan_send, send_status, send_test
+from newsletter.store import ledger, subscribers
+from newsletter.store.db import open_db
+from fakes.postmark import FakePostmark
+from fakes.server import Fault
+
+ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
+TOKEN = "pm-test-token-123"
+SECRET = "send-test-secret"
+
+
+class FakeSleep:
+    """Records the waits the dispatcher asks for instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.t += seconds
+
+    def clock(self) -> Clock:
+        return Clock(now=self.now, sleep=self.sleep)
+
+
+@pytest.fixture
+def conn(settings):
+    c = open_db(settings.database)
+    yield c
+    c.close()
+
+
+def add_people(conn, n: int, *, prefix: str = "r", tags=()) -> list[int]:
+    return [subscribers.add(conn, f"{prefix}{i}@example.com", source="test", first_name=f"Name{i}", tags=tags).id for i in range(n)]
+
+
+def postmark_settings(settings, fake: FakePostmark, **options):
+    table = {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 10, "timeout": [1, 1], "reconcile_grace_seconds": 0, "workers": 2}
+    table.update(options)
+    return dataclasses.replace(settings, provider="postmark", providers={"postmark": table})
+
+
+ENV = {"POSTMARK_SERVER_TOKEN": TOKEN, "NEWSLETTER_SECRET": SECRET}
+
+
+def run(settings, conn, request: SendRequest | None = None, env=ENV, clock: Clock | None = None):
+    plan = plan_send(request or SendRequest(ISSUE), settings, conn, env=env)
+    return execute_send(plan, conn, env=env, clock=clock or FakeSleep().clock())
+
+
+# --- outbox -----------------------------------------------------------------------------------
+
+
+def test_outbox_writes_one_message_per_active_subscriber(settings, conn):
+    add_people(conn, 5)
+    subscribers.unsubscribe(conn, "r2@example.com", source="test")
+    report = run(settings, conn, env={})
+    assert report.ok and report.counts["accepted"] == 4
+    files = sorted((settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
+    assert len(files) == 4
+    seen_urls = set()
+    for f in files:
+        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        assert "r2@" not in msg["To"]
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        https = [u for u in msg["List-Unsubscribe"].split(",") if "https://" in u]
+        assert len(https) == 1
+        seen_urls.add(https[0].strip())
+        text = msg.get_body(("plain",)).get_content()
+        assert https[0].strip()[1:-1] in text  # the body's link is the header's
+    assert len(seen_urls) == 4  # each recipient has an own token
+
+
+def test_second_send_is_refused_and_resend_to_new_only_adds_newcomers(settings, conn):
+    add_people(conn, 3)
+    run(settings, conn, env={})
+    with pytest.raises(SendError, match="already sent"):
+        plan_send(SendRequest(ISSUE), settings, conn, env={})
+    add_people(conn, 2, prefix="new")
+    report = run(settings, conn, SendRequest(ISSUE, resend_to_new=True), env={})
+    assert report.run.accepted == 2 and report.counts["accepted"] == 5
+    names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
+    assert len(names) == 5 and sum("new" in n for n in names) == 2
+
+
+def test_draft_is_refused_but_can_be_tested(settings, conn, project):
+    draft = project / "issues" / "draft.md"
+    draft.write_text(ISSUE.read_text().replace("status: ready", "status: draft"))
+    with pytest.raises(SendError, match="draft") as err:
+        plan_send(SendRequest(draft), settings, conn, env={})
+    assert str(draft) in err.value.message and err.value.hint
+    results = send_test(draft, ("me@example.org",), settings, conn, env={})
+    assert [r.status for _, r in results] == ["accepted"]
+    sent = list((settings.outbox_dir / "2026-11-mdma-assisted-therapy-test").glob("*.eml"))
+    msg = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
+    assert msg["Subject"].startswith("[TEST] ") and msg["List-Unsubscribe"]
+    assert ledger.find_send(conn, "2026-11-mdma-assisted-therapy") is None  # not the issue's send
+
+
+def test_segment_tags_include_and_exclude(settings, conn):
+    add_people(conn, 3, prefix="a", tags=("clinicians",))
+    add_people(conn, 2, prefix="b", tags=("clinicians", "staff"))
+    add_people(conn, 4, prefix="c")
+    report = run(settings, conn, SendRequest(ISSUE, include_tags=("clinicians",), exclude_tags=("staff",)), env={})
+    assert report.counts["accepted"] == 3
+    with pytest.raises(SendError, match="segment"):
+        plan_send(SendRequest(ISSUE, include_tags=("other",)), settings, conn, env={})
+
+
+def test_limit_leaves_the_rest_pending_and_the_next_run_continues(settings, conn):
+    add_people(conn, 7)
+    first = run(settings, conn, SendRequest(ISSUE, limit=3), env={})
+    assert first.counts["accepted"] == 3 and first.counts["pending"] == 4 and not first.ok
+    second = run(settings, conn, env={})
+    assert second.ok and second.counts["accepted"] == 7 and second.run.accepted == 4
+
+
+def test_unsubscribed_after_snapshot_is_skipped(settings, conn):
+    add_people(conn, 4)
+    plan = plan_send(SendRequest(ISSUE, limit=1), settings, conn, env={})
+    execute_send(plan, conn, env={})  # snapshot taken, 1 sent
+    subscribers.unsubscribe(conn, "r3@example.com", source="one-click")
+    report = run(settings, conn, env={})
+    assert report.counts == {**report.counts, "accepted": 3, "skipped": 1}
+    assert not (settings.outbox_dir / "2026-11-mdma-assisted-therapy" / "4-r3@example.com.eml").exists()
+
+
+def test_crash_leftovers_are_reconciled_with_the_outbox(settings, conn):
+    add_people(conn, 4)
+    plan = plan_send(SendRequest(ISSUE, limit=2), settings, conn, env={})
+    execute_send(plan, conn, env={})
+    send = ledger.find_send(conn, "2026-11-mdma-assisted-therapy")
+    rows = ledger.rows_in_state(conn, send, "accepted")
+    # Simulate a crash: one accepted row (its file exists) and one pending row (no file) left 'sending'.
+    pending = ledger.rows_in_state(conn, send, "pending")
+    conn.execute("UPDATE deliveries SET state = 'sending', sending_at = ? WHERE id IN (?, ?)", (ledger.now_iso(), rows[0].id, pending[0].id))
+    report = run(settings, conn, env={})
+    assert report.ok and report.counts["accepted"] == 4
+    assert report.reconciled[0].found == 1 and report.reconciled[0].absent == 1
+    assert len(list((settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))) == 4
+
+
+def test_a_concurrent_send_of_the_same_issue_is_refused(settings, conn):
+    add_people(conn, 2)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        conn.execute(
+            "INSERT INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            ("2026-11-mdma-assisted-therapy", __import__("socket").gethostname(), other.pid, ledger.now_iso(), ledger.now_iso()),
+        )
+        with pytest.raises(SendError, match="another send of this issue is running"):
+            run(settings, conn, env={})
+    finally:
+        other.kill()
+        other.wait()
+    report = run(settings, conn, env={})  # the holder is gone: its lock is stale
+    assert report.ok and report.counts["accepted"] == 2
+
+
+# --- postmark fake ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake():
+    with FakePostmark(token=TOKEN) as server:
+        yield server
+
+
+def test_postmark_send_with_rejection_marks_the_subscriber_bounced(settings, conn, fake):
+    add_people(conn, 25)
+    fake.suppress("r7@example.com")
+    report = run(postmark_settings(settings, fake), conn)
+    assert report.counts["accepted"] == 24 and report.counts["rejected"] == 1
+    assert report.rejected[0].email == "r7@example.com" and report.rejected[0].error_code == "406"
+    assert subscribers.get(conn, "r7@example.com").status == "bounced"
+    assert sorted(fake.per_recipient.values()) == [1] * 24
+    batch = [r for r in fake.requests if r.path == "/email/batch"][0].json[0]
+    headers = {h["Name"]: h["Value"] for h in batch["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert batch["MessageStream"] == "broadcast" and batch["Tag"] == "2026-11-mdma-assisted-therapy"
+    assert batch["Metadata"]["subscriber_id"].isdigit()
+
+
+def test_postmark_429_waits_for_retry_after_then_succeeds(settings, conn, fake):
+    add_people(conn, 10)
+    fake.script(Fault.status(429, {"ErrorCode": 429, "Message": "Rate limit exceeded"}, {"Retry-After": "7"}, path="/email/batch"))
+    sleeper = FakeSleep()
+    report = run(postmark_settings(settings, fake), conn, clock=sleeper.clock())
+    assert report.ok and report.counts["accepted"] == 10
+    assert 7 in sleeper.calls
+    assert sorted(fake.per_recipient.values()) == [1] * 10
+
+
+def test_postmark_500_backs_off_then_succeeds(settings, conn, fake):
+    add_people(conn, 10)
+    fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "boom"}, path="/email/batch"), times=2)
+    sleeper = FakeSleep()
+    report = run(postmark_settings(settings, fake), conn, clock=sleeper.clock())
+    assert report.ok and report.counts["accepted"] == 10
+    assert len(sleeper.calls) == 2 and all(0 <= s <= 1.0 for s in sleeper.calls)
+
+
+def test_postmark_wrong_token_stops_at_once_without_printing_it(settings, conn, fake):
+    add_people(conn, 30)
+    env = {**ENV, "POSTMARK_SERVER_TOKEN": "wrong-secret-token"}
+    report = run(postmark_settings(settings, fake), conn, env=env)
+    assert isinstance(report.run.stopped_by, ProviderAuthError)
+    assert "postmark" in report.run.stopped_by.message and "wrong-secret-token" not in report.run.stopped_by.message
+    assert report.counts["accepted"] == 0 and report.counts["pending"] == 30  # nothing lost
+    assert len([r for r in fake.requests if r.path == "/email/batch"]) <= 2  # one per worker at most
+
+
+def test_postmark_timeout_becomes_unknown_then_reconciled_by_search(settings, conn, fake):
+    add_people(conn, 20)
+    # The first batch is stored by the server but answered after the client gave up.
+    fake.script(Fault(hang=2.5, path="/email/batch"))
+    report = run(postmark_settings(settings, fake, workers=1), conn)
+    assert report.ok, report.counts
+    assert report.counts["accepted"] == 20
+    assert sum(r.found for r in report.reconciled) == 10
+    assert sorted(fake.per_recipient.values()) == [1] * 20  # nobody got two copies
+
+
+def test_postmark_dropped_before_processing_is_resent_after_search(settings, conn, fake):
+    add_people(conn, 10)
+    fake.script(Fault(drop="before", path="/email/batch"))
+    report = run(postmark_settings(settings, fake, workers=1), conn)
+    assert report.ok and report.counts["accepted"] == 10
+    assert sorted(fake.per_recipient.values()) == [1] * 10
+
+
+def test_unknown_stays_unknown_without_search_until_retry_unknown(settings, conn, fake):
+    add_people(conn, 10)
+    fake.script(Fault(hang=2.5, path="/email/batch"))
+    s = postmark_settings(settings, fake, workers=1, reconcile_grace_seconds=3600)
+    fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "search down"}, path="/messages/outbound"), times=10)
+    report = run(s, conn)
+    assert report.counts["unknown"] == 10 and not report.ok
+    status = send_status(conn, "2026-11-mdma-assisted-therapy")
+    assert len(status.unknown) == 10
+    fake.clear()
+    report = run(s, conn, SendRequest(ISSUE, retry_unknown=True))
+    assert report.ok and report.counts["accepted"] == 10
+    assert sorted(fake.per_recipient.values()) == [2] * 10  # the knowing resend duplicates
+
+
+def test_too_many_consecutive_failures_pause_the_run(settings, conn, fake):
+    add_people(conn, 40)
+    fake.script(Fault.status(503, {"ErrorCode": 503, "Message": "down"}, path="/email/batch"), times=1000)
+    s = postmark_settings(settings, fake, workers=1, max_attempts=2, consecutive_failure_limit=2)
+    report = run(s, conn)
+    assert report.run.stopped_by is not None and report.counts["pending"] == 40
+    assert report.counts["accepted"] == 0
+
+
+def test_rate_limit_paces_batches(settings, conn, fake):
+    add_people(conn, 30)
+    sleeper = FakeSleep()
+    report = run(postmark_settings(settings, fake, rate_limit=10, workers=1), conn, clock=sleeper.clock())
+    assert report.ok
+    assert sum(sleeper.calls) == pytest.approx(2.0)  # 3 batches of 10 at 10/s: waits of 1 s, 1 s
+
+
+def test_missing_credentials_fail_before_anything_is_written(settings, conn, fake):
+    add_people(conn, 3)
+    with pytest.raises(ConfigError, match="POSTMARK_SERVER_TOKEN"):
+        plan_send(SendRequest(ISSUE), postmark_settings(settings, fake), conn, env={"NEWSLETTER_SECRET": "x"})
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET"):
+        plan_send(SendRequest(ISSUE), postmark_settings(settings, fake), conn, env={"POSTMARK_SERVER_TOKEN": TOKEN})
+    assert ledger.find_send(conn, "2026-11-mdma-assisted-therapy") is None
