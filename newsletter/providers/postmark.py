@@ -193,9 +193,13 @@ def _never_connected(err: BaseException) -> bool:
 
 
 def _reason(err: BaseException) -> str:
-    """The innermost useful reason (urllib3 wraps everything in MaxRetryError)."""
-    reason = getattr(err.args[0], "reason", None) if err.args else None
-    return str(reason or err)
+    """The innermost useful reason: requests wraps urllib3's MaxRetryError(reason=...) or
+    ProtocolError("Connection aborted.", cause)."""
+    inner: BaseException = err.args[0] if err.args and isinstance(err.args[0], BaseException) else err
+    inner = getattr(inner, "reason", None) or inner
+    if len(inner.args) == 2 and isinstance(inner.args[1], BaseException):
+        inner = inner.args[1]
+    return str(inner) or type(inner).__name__
 
 
 def status_error(response: requests.Response) -> ProviderError:

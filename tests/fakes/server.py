@@ -137,7 +137,8 @@ class FakeServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "FakeServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-server", daemon=True)
+        # A short poll interval keeps stop() (and so every test's teardown) quick.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="fake-server", daemon=True)
         self._thread.start()
         return self
 
@@ -228,6 +229,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
