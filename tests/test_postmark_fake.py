@@ -20,7 +20,7 @@ from fakes.server import Fault, RandomFaults
 from newsletter.errors import ConfigError, ProviderRequestError
 from newsletter.models import Suppression
 from newsletter.providers.base import create_provider
-from newsletter.providers.postmark import retry_after
+from newsletter.providers.postmark import encode_json, retry_after, stdlib_encode_json
 
 TOKEN = "pm-server-token-9f2c"
 REPO = Path(__file__).resolve().parent.parent
@@ -179,6 +179,11 @@ def test_adapter_wire_format(provider: Any, fake: FakePostmark) -> None:
     names = [h["Name"] for h in sent["Headers"]]
     assert names == ["List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Message-ID"]
     assert sent["HtmlBody"] == msg.html and sent["TextBody"] == msg.text  # non-ASCII survives
+
+
+def test_fast_and_stdlib_encoders_produce_the_same_json(provider: Any) -> None:
+    body = [provider._message(make_message(i, html="<p>Größe ±12 % — “x” \\ \"q\"</p>\n")) for i in range(3)]
+    assert json.loads(encode_json(body)) == json.loads(stdlib_encode_json(body)) == body
 
 
 def test_adapter_maps_422_with_the_postmark_code(provider: Any) -> None:

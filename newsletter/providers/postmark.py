@@ -34,16 +34,15 @@ from ..errors import (
 from ..models import OutgoingMessage, SendResult, Suppression
 from .base import AcceptedRecord
 
+
+def stdlib_encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode("ascii")  # ensure_ascii=True output is pure ASCII
+
+
 try:
-    import orjson
-
-    def encode_json(value: Any) -> bytes:
-        return orjson.dumps(value)
-
-except ImportError:  # optional speed-up; the stdlib is always there
-
-    def encode_json(value: Any) -> bytes:
-        return json.dumps(value).encode("ascii")  # ensure_ascii=True output is pure ASCII
+    from orjson import dumps as encode_json
+except ImportError:  # a platform without an orjson wheel: slower, same JSON values
+    encode_json = stdlib_encode_json
 
 
 MAX_BATCH = 500
