@@ -1,0 +1,169 @@
+"""What every check reads: the options from ``[checks]``, the issue source (for file:line
+locations), and the sample message's HTML, text and .eml, each parsed once."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import Any, Iterator, Literal
+
+from ..config import Settings
+from ..errors import ConfigError
+from ..models import CompiledIssue, Finding, Issue
+from .htmlscan import HtmlScan, collapse, scan_html
+
+DEFAULT_CLAIM_PHRASES = (
+    "cure",
+    "cures",
+    "guaranteed",
+    "miracle",
+    "no side effects",
+    "100% safe",
+    "risk-free",
+    "breakthrough",
+    "clinically proven",
+)
+DEFAULT_DOI_RESOLVER = "https://doi.org/"
+OPTION_KINDS: dict[str, str] = {
+    "claim_phrases": "list",  # replaces the default list
+    "extra_claim_phrases": "list",  # added to it
+    "disclaimer_pattern": "regex",  # instead of the configured disclaimer text
+    "postal_address_pattern": "regex",  # instead of the configured postal address
+    "ignore": "list",  # warning ids (fnmatch patterns) to leave out; errors always count
+    "online_skip": "list",  # URL prefixes --online never fetches
+    "doi_resolver": "str",
+    "spamassassin": "bool",
+}
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    claim_phrases: tuple[str, ...] = DEFAULT_CLAIM_PHRASES
+    disclaimer_pattern: re.Pattern[str] | None = None
+    postal_address_pattern: re.Pattern[str] | None = None
+    ignore: tuple[str, ...] = ()
+    online_skip: tuple[str, ...] = ()
+    doi_resolver: str = DEFAULT_DOI_RESOLVER
+    spamassassin: bool = True
+
+
+def load_options(settings: Settings) -> CheckOptions:
+    """Validate the free-form ``[checks]`` table; every problem is reported at once."""
+    raw: dict[str, Any] = dict(settings.checks)
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = OPTION_KINDS.get(key)
+        if kind is None:
+            close = difflib.get_close_matches(key, OPTION_KINDS, n=1)
+            problems.append(f"[checks] unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        elif kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
+            problems.append(f"[checks] {key} must be a list of non-empty strings")
+        elif kind in ("str", "regex") and not isinstance(value, str):
+            problems.append(f"[checks] {key} must be a string")
+        elif kind == "bool" and not isinstance(value, bool):
+            problems.append(f"[checks] {key} must be true or false")
+        elif kind == "regex":
+            try:
+                values[key] = re.compile(value, re.I)
+            except re.error as err:
+                problems.append(f"[checks] {key} is not a valid regular expression: {err}")
+        else:
+            values[key] = tuple(value) if kind == "list" else value
+    if problems:
+        raise ConfigError(f"{settings.path}: {'; '.join(problems)}", hint="See README, 'Preview and preflight checks', for the [checks] keys.")
+    phrases = values.pop("claim_phrases", DEFAULT_CLAIM_PHRASES) + values.pop("extra_claim_phrases", ())
+    return CheckOptions(claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases)), **values)
+
+
+class Source:
+    """Maps text back to ``file:line`` in the issue (front-matter keys and Markdown body)."""
+
+    def __init__(self, issue: Issue) -> None:
+        self.issue = issue
+        self.path = str(issue.path)
+        self.lines = issue.body.splitlines()
+
+    def at(self, line: int | None) -> str:
+        return f"{self.path}:{line}" if line else self.path
+
+    def key(self, name: str) -> str:
+        return self.at(self.issue.key_lines.get(name))
+
+    def body_lines(self) -> Iterator[tuple[int, str]]:
+        for n, text in enumerate(self.lines):
+            yield self.issue.body_line + n, text
+
+    def front_values(self) -> Iterator[tuple[int | None, str]]:
+        """The free-text front-matter values a reader sees, with their lines."""
+        for key in ("subject", "preheader", "title"):
+            yield self.issue.key_lines.get(key), getattr(self.issue, key)
+
+    def all_lines(self) -> Iterator[tuple[int | None, str]]:
+        yield from self.front_values()
+        yield from self.body_lines()
+
+    def find(self, needle: str) -> int | None:
+        """The first line (front matter or body) that contains ``needle``."""
+        for line, text in self.all_lines():
+            if needle and needle in text:
+                return line
+        return None
+
+    def locate(self, needle: str, default: str) -> str:
+        line = self.find(needle)
+        return self.at(line) if line else default
+
+
+@dataclass
+class Context:
+    compiled: CompiledIssue
+    settings: Settings
+    options: CheckOptions
+    source: Source
+    html: str
+    text: str
+    eml: bytes
+    mime: EmailMessage
+    scan: HtmlScan
+
+    @property
+    def issue(self) -> Issue:
+        return self.compiled.issue
+
+    @property
+    def text_flat(self) -> str:
+        return collapse(self.text)
+
+    def unsubscribe_uri(self) -> str | None:
+        """The https URI of the List-Unsubscribe header, if there is exactly one."""
+        value = self.mime.get("List-Unsubscribe") or ""
+        https = [u for u in re.findall(r"<([^>]*)>", str(value)) if u.lower().startswith("https://")]
+        return https[0] if len(https) == 1 else None
+
+    def webview_prefix(self) -> str:
+        return f"{self.settings.base_url}/issues/{self.issue.slug}/"
+
+
+def make_context(compiled: CompiledIssue, settings: Settings, options: CheckOptions, html: str, text: str, eml: bytes) -> Context:
+    mime = message_from_bytes(eml, policy=default_policy)
+    return Context(compiled, settings, options, Source(compiled.issue), html, text, eml, mime, scan_html(html))  # type: ignore[arg-type]
+
+
+def parts_of(eml: bytes) -> tuple[str | None, str | None]:
+    """The decoded text/html and text/plain bodies of a message (None where absent)."""
+    mime = message_from_bytes(eml, policy=default_policy)
+    html = mime.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    text = mime.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    return (html.get_content() if html else None, text.get_content() if text else None)
+
+
+Severity = Literal["error", "warning"]
+
+
+def finding(id: str, severity: Severity, location: str, message: str) -> Finding:
+    return Finding(id=id, severity=severity, location=location, message=message)
