@@ -91,3 +91,4 @@ def main() -> None:
 # Command groups register themselves on import.
 from . import build as _build  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401

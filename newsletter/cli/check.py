@@ -1,0 +1,49 @@
+"""``newsletter check``: preflight findings for one issue, as text or JSON; exit 1 on any error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from . import app, run_guarded, state
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def check(
+    issue: Path = typer.Argument(..., help="The issue's Markdown file, e.g. issues/2026-11-mdma-assisted-therapy.md."),
+    online: bool = typer.Option(False, "--online", help="Also fetch every link and image and resolve every DOI (network; cached 24 h)."),
+    format: Format = typer.Option(Format.text, "--format", help="text: one finding per line; json: a list of objects."),
+    spamassassin: bool = typer.Option(True, "--spamassassin/--no-spamassassin", help="Score the message with a local SpamAssassin, when installed."),
+) -> None:
+    """Check an issue before sending: content, links, images, accessibility, the message itself."""
+    from ..checks import run_checks, spamassassin_available
+
+    result = run_guarded(lambda: run_checks(issue, state.settings(), online=online, spamassassin=spamassassin))
+    findings = result.findings
+    if format is Format.json:
+        typer.echo(json.dumps([asdict(f) for f in findings], indent=2, ensure_ascii=False))
+    else:
+        for f in findings:
+            typer.echo(f"{f.severity}  {f.location}  {f.id}  {f.message}")
+        typer.echo(_summary(findings))
+        if spamassassin and result.compiled is not None and not spamassassin_available():
+            typer.echo("Note: SpamAssassin is not installed, so the spam score was not checked (apt-get install spamassassin).")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _summary(findings) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    verdict = "cannot be sent until the errors are fixed" if errors else "ready to send" if not warnings else "may be sent; review the warnings"
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}: {verdict}."
