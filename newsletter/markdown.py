@@ -81,7 +81,8 @@ def render_body(source: str, path: Path, first_line: int, theme: Theme) -> Rende
     body_tokens = _without_footnote_block(tokens)
     mjml = _HtmlWriter(ctx).blocks(body_tokens)
     text = _TextWriter(ctx).blocks(body_tokens)
-    return RenderedBody(mjml=mjml, text=text.strip() + "\n", references=tuple(ctx.references), links=tuple(ctx.links))
+    # lstrip("\n"), not strip(): a body that opens with a code block keeps its indent
+    return RenderedBody(mjml=mjml, text=text.lstrip("\n").rstrip() + "\n", references=tuple(ctx.references), links=tuple(ctx.links))
 
 
 class _Context:
