@@ -1,0 +1,411 @@
+"""Subscriber CSV files: read the exports of common tools, write our own (export/re-import).
+
+Reading: UTF-8 with or without BOM, else Windows-1252; the delimiter (, ; tab) is sniffed; the
+columns are recognised by name through ``COLUMNS`` (Mailchimp, Substack, Buttondown, listmonk and
+our plain ``email,first_name,last_name,tags,status``) and status words through ``STATUS_VALUES``.
+Invalid rows are rejected with their line and reason; duplicates (ignoring case) are merged into
+their first line, the most restrictive status winning so an unsubscribe is never lost. Writing
+to the database is ``store.subscriber_import``'s job, in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from functools import lru_cache
+from typing import Callable, Iterable, Iterator, Sequence
+
+from .addresses import Address, InvalidAddress, candidate_key, normalize_email
+from .errors import SubscriberError
+from .store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
+from .store.subscribers import iter_export
+
+# field -> header names that mean it (normalized: lower-case, spaces and hyphens as "_").
+# When a file has several of them, the first one listed with a non-empty cell wins.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "email_address", "e_mail", "emailaddress", "mail"),
+    "first_name": ("first_name", "fname", "firstname", "given_name"),
+    "last_name": ("last_name", "lname", "lastname", "surname", "family_name"),
+    "name": ("name", "full_name"),  # listmonk: split at the first space
+    "tags": ("tags", "tag"),  # separated by , or ; (Mailchimp writes "a","b")
+    "status": ("status", "member_status", "subscriber_type", "email_marketing_status"),
+    "unsubscribed_at": ("unsub_time",),  # Mailchimp "unsubscribed" export
+    "cleaned_at": ("clean_time",),  # Mailchimp "cleaned" export: hard bounces
+    "email_disabled": ("email_disabled",),  # Substack: true = no longer emailed
+    "reason": ("unsub_reason", "unsub_reason_other", "unsubscribe_reason"),
+    "consented_at": ("consented_at", "confirm_time", "optin_time", "created_at", "creation_date", "subscribed_at"),
+    "consent_source": ("consent_source",),
+    "consent_form": ("consent_form", "signup_form", "referrer_url"),
+    "consent_ip": ("consent_ip", "confirm_ip", "optin_ip", "ip_address", "ip"),
+}
+
+# status word in a file (normalized like headers) -> our status
+STATUS_VALUES: dict[str, str] = {
+    "active": "active", "subscribed": "active", "confirmed": "active",
+    "pending": "pending", "unconfirmed": "pending",
+    "unsubscribed": "unsubscribed", "bounced": "bounced", "complained": "complained",
+    # Mailchimp member status
+    "cleaned": "bounced", "transactional": "pending", "nonsubscribed": "pending",
+    # Buttondown subscriber_type
+    "regular": "active", "premium": "active", "trialed": "active", "unpaid": "active", "gifted": "active",
+    "churning": "active", "churned": "active", "paused": "active", "past_due": "active",
+    "unactivated": "pending", "removed": "unsubscribed", "undeliverable": "bounced",
+    # listmonk
+    "enabled": "active", "disabled": "unsubscribed", "blocklisted": "unsubscribed",
+}  # fmt: skip
+NOT_IMPORTED = {"spammy": "marked spammy by the source", "archived": "archived in the source"}
+
+# Which tool wrote the file, for the summary only: (name, a header that gives it away).
+FORMATS = (
+    ("Mailchimp", "email_address"),
+    ("Substack", "active_subscription"),
+    ("Buttondown", "subscriber_type"),
+    ("listmonk", "attributes"),
+)
+EXPORT_COLUMNS = (
+    "email", "first_name", "last_name", "tags", "status",
+    "consented_at", "consent_source", "consent_form", "consent_ip",
+)  # fmt: skip
+_RESTRICTIVENESS = {None: 0, "active": 1, "pending": 2, "unsubscribed": 3, "bounced": 4, "complained": 5}
+_TRUE = {"true", "t", "yes", "y", "1"}
+_TAG_SEPARATOR = re.compile(r"[,;]")
+KnownKeys = Callable[[Sequence[str]], set[str]]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    reason: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: Path
+    format: str
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]  # as written in the file
+    rows: tuple[Incoming, ...]
+    rejected: tuple[Rejected, ...]
+    duplicates: int
+    total: int  # data rows read (blank rows excluded)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    parsed: ParsedFile
+    counts: ImportCounts
+    rejected_path: Path | None
+    dry_run: bool
+
+    @property
+    def rejected(self) -> tuple[Rejected, ...]:
+        return self.parsed.rejected
+
+
+def import_file(
+    conn: sqlite3.Connection,
+    path: Path,
+    *,
+    tags: Sequence[str] = (),
+    source: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    batch: int = 5000,
+) -> ImportReport:
+    """Read, validate and merge one CSV file; nothing is written to the database unless the whole
+    file goes in. Rejected rows go to FILE.rejected.csv (not on a dry run)."""
+    parsed = read_import(path, known=lambda keys: existing_keys(conn, keys))
+    counts = apply_import(
+        conn, parsed.rows, source=source or f"import:{path.name}", tags=tags, dry_run=dry_run, progress=progress, batch=batch
+    )
+    rejected_path = None if dry_run else write_rejected(parsed)
+    return ImportReport(parsed, counts, rejected_path, dry_run)
+
+
+def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
+    """Parse and validate a file. ``known(keys)`` may return the keys already in the list: those
+    addresses were validated when stored, so they skip the (costly) validation again."""
+    text, encoding = _decode(path)
+    delimiter = _delimiter(path, text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = _header(path, next(reader, None))
+    where = _locate(tuple(_normal(h) for h in header))
+    if "email" not in where:
+        raise SubscriberError(
+            f"{path}:1: no email column (columns: {', '.join(header) or 'none'})",
+            hint="Name the address column 'email' or 'Email Address'.",
+        )
+    by_key: dict[str, Incoming] = {}
+    rejected: list[Rejected] = []
+    duplicates = total = 0
+    seen: dict[str, str | None] = {}
+    for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
+        values = [_values(cells, where) for _, cells in chunk]
+        total += len(chunk)
+        # Validating is the costly step (~20 us an address): an address already in the list, or
+        # seen earlier in this file in the same spelling (any case), is not validated again.
+        if known:
+            seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
+        for (line, cells), row_values in zip(chunk, values):
+            row = _row(line, row_values, seen)
+            if isinstance(row, Rejected):
+                rejected.append(replace(row, values=tuple(cells)))
+            elif row.key in by_key:
+                duplicates += 1
+                by_key[row.key] = _merge(by_key[row.key], row)
+            else:
+                by_key[row.key] = row
+    names = {_normal(h) for h in header}
+    fmt = next((name for name, marker in FORMATS if marker in names), "plain")
+    return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total)
+
+
+def _records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, cells) for every non-blank row after the header."""
+    last_line = reader.line_num
+    try:
+        for cells in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if any(c.strip() for c in cells):
+                yield line, cells
+    except csv.Error as err:
+        raise SubscriberError(f"{path}:{reader.line_num}: unreadable CSV: {err}", hint="Fix that line and import again.") from err
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_rejected(parsed: ParsedFile) -> Path | None:
+    """FILE.rejected.csv next to the input: line, reason, then the row as it was. A stale one
+    from an earlier run is removed when nothing was rejected."""
+    target = parsed.path.with_name(parsed.path.stem + ".rejected.csv")
+    if not parsed.rejected:
+        target.unlink(missing_ok=True)
+        return None
+    rows = [("line", "reason", *parsed.header)] + [(r.line, r.reason, *r.values) for r in parsed.rejected]
+    _write_atomic(target, rows)
+    return target
+
+
+def write_export(conn: sqlite3.Connection, path: Path, *, status: str | None = None) -> int:
+    """Write the list (or one status) in our plain format; importing it back changes nothing."""
+    count = 0
+
+    def rows():
+        nonlocal count
+        yield EXPORT_COLUMNS
+        for sub in iter_export(conn, status=status):
+            count += 1
+            c = sub.consent
+            yield (sub.email, sub.first_name, sub.last_name, ";".join(sub.tags), sub.status,
+                   c.consented_at, c.source, c.form or "", c.ip or "")  # fmt: skip
+
+    _write_atomic(path, rows())
+    return count
+
+
+# ----------------------------------------------------------------------------- reading helpers
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SubscriberError(f"{path}: file not found", hint="Check the path of the CSV file.") from None
+    except OSError as err:
+        raise SubscriberError(f"{path}: cannot read: {err.strerror}") from err
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SubscriberError(
+            f"{path}:{line}: neither UTF-8 nor Windows-1252 text", hint="Save the file as CSV UTF-8 and import again."
+        ) from err
+
+
+def _delimiter(path: Path, text: str) -> str:
+    """Sniff among , ; and tab; trust the result only if the header then has an email column."""
+    if not text.strip():
+        raise SubscriberError(f"{path}: the file is empty", hint="Export the list again; expected a header row first.")
+    first_line = text.lstrip().splitlines()[0]
+    candidates = []
+    try:
+        candidates.append(csv.Sniffer().sniff(text[:64 * 1024], delimiters=",;\t").delimiter)
+    except csv.Error:
+        pass  # the sample did not decide: fall back on the header
+    candidates += sorted(",;\t", key=first_line.count, reverse=True)
+    for delimiter in candidates:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        if "email" in _locate(tuple(_normal(h) for h in header)):
+            return delimiter
+    return candidates[0]
+
+
+def _header(path: Path, cells: list[str] | None) -> tuple[str, ...]:
+    if cells is None:
+        raise SubscriberError(f"{path}: the file is empty", hint="Export the list again; expected a header row first.")
+    return tuple(c.strip() for c in cells)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", text.strip().strip('"').strip().lower())
+
+
+def _locate(header: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """field -> the column indexes that may hold it, in preference order."""
+    found = {}
+    for name, aliases in COLUMNS.items():
+        indexes = tuple(header.index(a) for a in aliases if a in header)
+        if indexes:
+            found[name] = indexes
+    return found
+
+
+def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, str]:
+    """field -> the first non-empty cell among its columns (absent when all are empty)."""
+    values, count = {}, len(cells)
+    for name, indexes in where.items():
+        for index in indexes:
+            if index < count:
+                value = cells[index].strip()
+                if value:
+                    values[name] = value
+                    break
+    return values
+
+
+def _row(line: int, values: dict[str, str], seen: dict[str, str | None]) -> Incoming | Rejected:
+    """One row checked; ``seen`` maps lower-cased address texts already validated to their key
+    (None: the key is that text itself, an address already in the list)."""
+    raw = values.get("email")
+    if not raw:
+        return Rejected(line, "no email address", ())
+    text = raw.lower()
+    if text in seen:
+        address = Address(raw, seen[text] or text)
+    else:
+        try:
+            address = normalize_email(raw)
+        except InvalidAddress as err:
+            return Rejected(line, str(err), ())
+        seen[text] = address.key
+    status, problem = _status(values)
+    if problem:
+        return Rejected(line, problem, ())
+    first, last = values.get("first_name", ""), values.get("last_name", "")
+    if not (first or last) and "name" in values:
+        first, _, last = values["name"].partition(" ")
+    return Incoming(
+        line=line,
+        email=address.email,
+        key=address.key,
+        first_name=first,
+        last_name=last.strip(),
+        tags=_tags(values.get("tags", "")),
+        status=status,
+        consented_at=_timestamp(values["consented_at"]) if "consented_at" in values else None,
+        consent_source=values.get("consent_source"),
+        consent_form=values.get("consent_form"),
+        consent_ip=values.get("consent_ip"),
+        detail=values.get("reason"),
+    )
+
+
+def _status(values: dict[str, str]) -> tuple[str | None, str | None]:
+    """(our status or None when the row does not say, a reason to reject the row or None)."""
+    stated = None
+    if "status" in values:
+        stated, problem = _status_word(values["status"])
+        if problem:
+            return None, problem
+    if "unsubscribed_at" in values or values.get("email_disabled", "").lower() in _TRUE:
+        stated = max(stated, "unsubscribed", key=_RESTRICTIVENESS.__getitem__)
+    if "cleaned_at" in values:
+        stated = max(stated, "bounced", key=_RESTRICTIVENESS.__getitem__)
+    return stated, None
+
+
+@lru_cache(maxsize=256)
+def _status_word(text: str) -> tuple[str | None, str | None]:
+    word = _normal(text)
+    if word in NOT_IMPORTED:
+        return None, NOT_IMPORTED[word]
+    if word not in STATUS_VALUES:
+        return None, f"unknown status '{text}' (use active, pending, unsubscribed, bounced or complained)"
+    return STATUS_VALUES[word], None
+
+
+@lru_cache(maxsize=4096)  # tag cells repeat a lot
+def _tags(text: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    parts = (p.strip().strip("[]").strip().strip("'\"").strip() for p in _TAG_SEPARATOR.split(text))
+    seen: dict[str, str] = {}
+    for part in parts:
+        if part and part.lower() not in seen:
+            seen[part.lower()] = part
+    return tuple(seen.values())
+
+
+def _timestamp(text: str) -> str:
+    """ISO 8601 UTC when the text is a recognisable date-time (naive means UTC), else as given."""
+    if not text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _merge(first: Incoming, later: Incoming) -> Incoming:
+    """A duplicate line adds what the first lacked; the most restrictive status wins."""
+    status = max(first.status, later.status, key=_RESTRICTIVENESS.__getitem__)
+    return replace(
+        first,
+        first_name=first.first_name or later.first_name,
+        last_name=first.last_name or later.last_name,
+        tags=first.tags + tuple(t for t in later.tags if t.lower() not in {x.lower() for x in first.tags}),
+        status=status,
+        consented_at=first.consented_at or later.consented_at,
+        consent_source=first.consent_source or later.consent_source,
+        consent_form=first.consent_form or later.consent_form,
+        consent_ip=first.consent_ip or later.consent_ip,
+        detail=first.detail or later.detail,
+    )
+
+
+def _write_atomic(path: Path, rows) -> None:
+    """Write a UTF-8 CSV through a temporary file, so a failure never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,468 @@
+"""The subscriber list: records, consent, tags and the event history that explains each status.
+
+Only ``active`` subscribers are ever mailed. ``unsubscribed``, ``bounced`` and ``complained``
+are suppressions: nothing here turns them back to ``active`` except an explicit re-subscribe,
+which is recorded. Every change of status or tags adds an event, so "why is this person (not)
+mailed?" always has an answer (``history``).
+
+Functions take a ``sqlite3.Connection`` from ``store.db.open_db``; those that write several rows
+wrap them in ``transaction`` so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Sequence
+
+from ..addresses import InvalidAddress, normalize_email
+from ..errors import SubscriberError
+from ..models import Recipient
+from . import forgotten
+from .db import register_migration, transaction
+
+STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
+SUPPRESSED = frozenset({"unsubscribed", "bounced", "complained"})
+MAILABLE = "active"
+
+SCHEMA = """
+CREATE TABLE subscribers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the send ledger refers to ids
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,               -- lower-cased email: uniqueness ignores case
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('active','pending','unsubscribed','bounced','complained')),
+    consent_source TEXT NOT NULL,
+    consented_at TEXT NOT NULL,
+    consent_form TEXT,
+    consent_ip TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX subscribers_email_key ON subscribers (email_key);
+CREATE INDEX subscribers_status ON subscribers (status, id);
+CREATE TABLE subscriber_tags (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    tag TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (subscriber_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX subscriber_tags_tag ON subscriber_tags (tag, subscriber_id);
+CREATE TABLE subscriber_events (
+    id INTEGER PRIMARY KEY,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id, id);
+CREATE TABLE forgotten (
+    email_hash TEXT PRIMARY KEY,           -- HMAC-SHA256 of the normalized, lower-cased address
+    forgotten_at TEXT NOT NULL
+);
+CREATE TABLE subscriber_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+register_migration(1, "subscribers", SCHEMA)
+
+_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
+_CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class Consent:
+    source: str
+    consented_at: str
+    form: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    tags: tuple[str, ...]
+    consent: Consent
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    at: str
+    kind: str  # subscribed, imported, unsubscribed, bounced, complained, resubscribed, tagged...
+    source: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: dict[str, int]
+    by_tag: dict[str, tuple[int, int]]  # tag -> (all subscribers, active ones)
+    total: int
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def where(conn: sqlite3.Connection) -> str:
+    """The database file, as the location of store errors."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row["file"] or "database"
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def find(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber | None:
+    """The subscriber with this id or address (any case), or None."""
+    if isinstance(email_or_id, int):
+        row = conn.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (email_or_id,)).fetchone()
+    else:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM subscribers WHERE email_key = ?", (_key_for_lookup(email_or_id),)
+        ).fetchone()
+    return _subscriber(conn, row) if row else None
+
+
+def get(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber:
+    """Like ``find``, but an unknown subscriber is an error."""
+    found = find(conn, email_or_id)
+    if found is None:
+        shown = f"id {email_or_id}" if isinstance(email_or_id, int) else f"'{str(email_or_id).strip()}'"
+        hint = "Check the spelling, or search with: newsletter subscribers list --search TEXT"
+        if not isinstance(email_or_id, int) and forgotten.contains(conn, _key_for_lookup(email_or_id)):
+            hint = "This address was erased with `subscribers forget`; only its keyed hash is kept."
+        raise SubscriberError(f"{where(conn)}: no subscriber {shown}", hint=hint)
+    return found
+
+
+def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
+    rows = conn.execute(
+        "SELECT at, kind, source, detail FROM subscriber_events WHERE subscriber_id = ? ORDER BY id", (subscriber_id,)
+    )
+    return [Event(r["at"], r["kind"], r["source"], r["detail"]) for r in rows]
+
+
+def search(
+    conn: sqlite3.Connection, *, status: str | None = None, tag: str | None = None, text: str | None = None
+) -> Iterator[Subscriber]:
+    """Subscribers in id order, filtered by status, tag and a substring of address or name."""
+    if status is not None:
+        check_status(status)
+    clauses, params = ["s.id > ?"], []
+    if status:
+        clauses.append("s.status = ?")
+        params.append(status)
+    if tag:
+        clauses.append("EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag = ?)")
+        params.append(tag)
+    if text:
+        clauses.append("(s.email_key LIKE ? ESCAPE '\\' OR (s.first_name || ' ' || s.last_name) LIKE ? ESCAPE '\\')")
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [pattern, pattern]
+    sql = f"SELECT {_COLUMNS} FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT 1000"
+    yield from _keyset(conn, sql, params, lambda rows: _subscribers(conn, rows))
+
+
+def counts(conn: sqlite3.Connection) -> Counts:
+    by_status = dict.fromkeys(STATUSES, 0)
+    for row in conn.execute("SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status"):
+        by_status[row["status"]] = row["n"]
+    by_tag = {
+        row["tag"]: (row["n"], row["active"])
+        for row in conn.execute(
+            "SELECT t.tag, COUNT(*) AS n, SUM(s.status = 'active') AS active FROM subscriber_tags t "
+            "JOIN subscribers s ON s.id = t.subscriber_id GROUP BY t.tag ORDER BY t.tag"
+        )
+    }
+    return Counts(by_status, by_tag, sum(by_status.values()))
+
+
+def iter_active(
+    conn: sqlite3.Connection, include_tags: Sequence[str] = (), exclude_tags: Sequence[str] = (), *, chunk: int = 1000
+) -> Iterator[Recipient]:
+    """Stream the active subscribers of a segment in id order, ``chunk`` rows per query.
+
+    ``include_tags``: has any of them (none given: everyone). ``exclude_tags``: has none of them.
+    Keyset pagination keeps memory flat however long the list is, and no cursor stays open
+    between chunks, so the caller may write to the database while iterating.
+    """
+    clauses, params = ["s.status = 'active'", "s.id > ?"], []
+    if include_tags:
+        marks = ",".join("?" * len(include_tags))
+        clauses.append(f"EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
+        params += list(include_tags)
+    if exclude_tags:
+        marks = ",".join("?" * len(exclude_tags))
+        clauses.append(f"NOT EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
+        params += list(exclude_tags)
+    sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT {int(chunk)}"
+    yield from _keyset(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+
+
+def statuses(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """Current status of the given ids; an id that no longer exists (forgotten) is absent."""
+    found: dict[int, str] = {}
+    for part in _chunks(list(ids), _CHUNK):
+        marks = ",".join("?" * len(part))
+        for row in conn.execute(f"SELECT id, status FROM subscribers WHERE id IN ({marks})", part):
+            found[row["id"]] = row["status"]
+    return found
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def add(
+    conn: sqlite3.Connection,
+    email: str,
+    *,
+    source: str,
+    first_name: str = "",
+    last_name: str = "",
+    tags: Sequence[str] = (),
+    status: str = "active",
+    form: str | None = None,
+    ip: str | None = None,
+    resubscribe: bool = False,
+) -> Subscriber:
+    """Add one subscriber with their consent. An existing or erased address is an error unless
+    ``resubscribe`` is given (the person asked again), which re-activates and records it."""
+    check_status(status)
+    address = _address(conn, email)
+    with transaction(conn):
+        existing = find(conn, address.email)
+        if existing is not None:
+            _resubscribe(conn, existing, source=source, status=status, allowed=resubscribe)
+            return get(conn, existing.id)
+        if forgotten.contains(conn, address.key):
+            if not resubscribe:
+                raise SubscriberError(
+                    f"{where(conn)}: '{address.email}' was erased with `subscribers forget` and is suppressed",
+                    hint="Only if this person asked to subscribe again, repeat with --resubscribe.",
+                )
+            forgotten.remove(conn, address.key)
+        at = now_iso()
+        sub_id = conn.execute(
+            "INSERT INTO subscribers (email, email_key, first_name, last_name, status, consent_source, consented_at,"
+            " consent_form, consent_ip, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (address.email, address.key, first_name.strip(), last_name.strip(), status, source, at, form, ip, at, at),
+        ).lastrowid
+        _insert_tags(conn, sub_id, clean_tags(tags))
+        _event(conn, sub_id, "subscribed", source, f"as {status}" if status != "active" else None, at)
+    return get(conn, sub_id)
+
+
+def unsubscribe(conn: sqlite3.Connection, email_or_id: str | int, *, source: str, reason: str | None = None) -> bool:
+    """Stop mailing this person. Idempotent: returns False when already unsubscribed. A bounced or
+    complained record keeps its status, but the request is still recorded in its history."""
+    with transaction(conn):
+        sub = get(conn, email_or_id)
+        if sub.status == "unsubscribed":
+            return False
+        if sub.status in SUPPRESSED:
+            _event(conn, sub.id, "unsubscribed", source, _join(reason, f"status stays {sub.status}"))
+            return False
+        _set_status(conn, sub.id, "unsubscribed", "unsubscribed", source, reason)
+    return True
+
+
+def mark_suppressed(
+    conn: sqlite3.Connection, email_or_id: str | int, status: str, *, source: str, detail: str | None = None
+) -> bool:
+    """Record a bounce or complaint reported by a provider. ``complained`` overrides any status;
+    ``bounced`` only replaces active/pending. Returns whether the status changed."""
+    if status not in ("bounced", "complained"):
+        raise SubscriberError(f"{where(conn)}: cannot mark a subscriber '{status}'", hint="Use 'bounced' or 'complained'.")
+    with transaction(conn):
+        sub = get(conn, email_or_id)
+        if sub.status == status:
+            return False
+        if sub.status in SUPPRESSED and status != "complained":
+            _event(conn, sub.id, status, source, _join(detail, f"status stays {sub.status}"))
+            return False
+        _set_status(conn, sub.id, status, status, source, detail)
+    return True
+
+
+def tag(conn: sqlite3.Connection, email_or_id: str | int, tags: Sequence[str], *, source: str) -> tuple[str, ...]:
+    """Add tags; returns the ones that were new."""
+    with transaction(conn):
+        sub = get(conn, email_or_id)
+        have = {t.lower() for t in sub.tags}
+        new = tuple(t for t in clean_tags(tags) if t.lower() not in have)
+        if new:
+            _insert_tags(conn, sub.id, new)
+            _event(conn, sub.id, "tagged", source, ", ".join(new))
+            _touch(conn, sub.id)
+    return new
+
+
+def untag(conn: sqlite3.Connection, email_or_id: str | int, tags: Sequence[str], *, source: str) -> tuple[str, ...]:
+    """Remove tags; returns the ones that were there."""
+    with transaction(conn):
+        sub = get(conn, email_or_id)
+        wanted = {t.lower() for t in clean_tags(tags)}
+        gone = tuple(t for t in sub.tags if t.lower() in wanted)
+        if gone:
+            conn.executemany(
+                "DELETE FROM subscriber_tags WHERE subscriber_id = ? AND tag = ?", [(sub.id, t) for t in gone]
+            )
+            _event(conn, sub.id, "untagged", source, ", ".join(gone))
+            _touch(conn, sub.id)
+    return gone
+
+
+def forget(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber:
+    """Erase a person: their record, tags and events are deleted; only a keyed hash of the
+    address stays, so a later import cannot add them back. Returns what was deleted."""
+    with transaction(conn):
+        sub = get(conn, email_or_id)
+        forgotten.add(conn, sub.email.lower(), now_iso())
+        try:
+            conn.execute("DELETE FROM subscribers WHERE id = ?", (sub.id,))
+        except sqlite3.IntegrityError as err:
+            raise SubscriberError(
+                f"{where(conn)}: cannot erase '{sub.email}': other records still refer to it ({err})",
+                hint="Erase or archive the send-ledger rows for this subscriber first.",
+            ) from err
+    return sub
+
+
+def iter_export(conn: sqlite3.Connection, *, status: str | None = None) -> Iterator[Subscriber]:
+    """Everyone (or one status) in id order, with tags, for ``export``."""
+    return search(conn, status=status)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise SubscriberError(f"status: unknown status '{status}'", hint=f"Use one of: {', '.join(STATUSES)}.")
+
+
+def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Trimmed, non-empty, first spelling kept for tags differing only in case."""
+    seen: dict[str, str] = {}
+    for raw in tags:
+        text = raw.strip()
+        if any(mark in text for mark in ",;"):
+            raise SubscriberError(
+                f"tags: '{text}' contains a comma or semicolon", hint="CSV files separate tags with , or ;: choose another name."
+            )
+        if text and text.lower() not in seen:
+            seen[text.lower()] = text
+    return tuple(seen.values())
+
+
+def _resubscribe(conn: sqlite3.Connection, sub: Subscriber, *, source: str, status: str, allowed: bool) -> None:
+    if not allowed or sub.status == status:
+        hint = (
+            "Only if this person asked to subscribe again, repeat with --resubscribe."
+            if sub.status in SUPPRESSED
+            else "See the record with: newsletter subscribers show EMAIL (add tags with `subscribers tag`)."
+        )
+        raise SubscriberError(f"{where(conn)}: '{sub.email}' is already a subscriber ({sub.status})", hint=hint)
+    _set_status(conn, sub.id, status, "resubscribed", source, f"was {sub.status}")
+
+
+def _set_status(conn: sqlite3.Connection, sub_id: int, status: str, kind: str, source: str, detail: str | None) -> None:
+    at = now_iso()
+    conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?", (status, at, sub_id))
+    _event(conn, sub_id, kind, source, detail, at)
+
+
+def _event(
+    conn: sqlite3.Connection, sub_id: int, kind: str, source: str, detail: str | None = None, at: str | None = None
+) -> None:
+    conn.execute(
+        "INSERT INTO subscriber_events (subscriber_id, at, kind, source, detail) VALUES (?,?,?,?,?)",
+        (sub_id, at or now_iso(), kind, source, detail),
+    )
+
+
+def _insert_tags(conn: sqlite3.Connection, sub_id: int, tags: Sequence[str]) -> None:
+    conn.executemany("INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag) VALUES (?, ?)", [(sub_id, t) for t in tags])
+
+
+def _touch(conn: sqlite3.Connection, sub_id: int) -> None:
+    conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (now_iso(), sub_id))
+
+
+def _address(conn: sqlite3.Connection, text: str):
+    try:
+        return normalize_email(text)
+    except InvalidAddress as err:
+        raise SubscriberError(f"{where(conn)}: {err}", hint="Give a full address like name@example.org.") from None
+
+
+def _key_for_lookup(text: str) -> str:
+    """Normalize when valid so IDN and case variants match; fall back to the plain lower-case."""
+    try:
+        return normalize_email(text).key
+    except InvalidAddress:
+        return text.strip().lower()
+
+
+def _join(*parts: str | None) -> str | None:
+    text = "; ".join(p for p in parts if p)
+    return text or None
+
+
+def _keyset(conn: sqlite3.Connection, sql: str, params: list, build) -> Iterator:
+    """Run ``sql`` (whose first placeholder is ``id > ?``) page by page in id order."""
+    last = 0
+    while True:
+        rows = conn.execute(sql, [last, *params]).fetchall()
+        if not rows:
+            return
+        last = rows[-1]["id"]
+        yield from build(rows)
+
+
+def _subscriber(conn: sqlite3.Connection, row: sqlite3.Row) -> Subscriber:
+    return _subscribers(conn, [row])[0]
+
+
+def _subscribers(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Subscriber]:
+    tags = tags_of(conn, [r["id"] for r in rows])
+    return [
+        Subscriber(
+            id=r["id"],
+            email=r["email"],
+            first_name=r["first_name"],
+            last_name=r["last_name"],
+            status=r["status"],
+            tags=tuple(tags.get(r["id"], ())),
+            consent=Consent(r["consent_source"], r["consented_at"], r["consent_form"], r["consent_ip"]),
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+def tags_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    """Tags per subscriber id, in alphabetical order (case-insensitive)."""
+    found: dict[int, list[str]] = {}
+    for part in _chunks(list(ids), _CHUNK):
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks}) ORDER BY subscriber_id, tag"
+        for row in conn.execute(sql, part):
+            found.setdefault(row["subscriber_id"], []).append(row["tag"])
+    return found
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
