@@ -1,4 +1,4 @@
-"""Subscriber CSV files: read the exports of common tools, write our own (export/re-import).
+"""Reading subscriber CSV files: the exports of common tools, and our own (see subscriber_csv).
 
 Reading: UTF-8 with or without BOM, else Windows-1252; the delimiter (, ; tab) is sniffed; the
 columns are recognised by name through ``COLUMNS`` (Mailchimp, Substack, Buttondown, listmonk and
@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sqlite3
-import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .addresses import Address, InvalidAddress, candidate_key, normalize_email
 from .errors import SubscriberError
 from .store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
-from .store.subscribers import iter_export
+from .subscriber_csv import write_rejected
 
 # field -> header names that mean it (normalized: lower-case, spaces and hyphens as "_").
 # When a file has several of them, the first one listed with a non-empty cell wins.
@@ -69,10 +67,6 @@ FORMATS = (
     ("Buttondown", "subscriber_type"),
     ("listmonk", "attributes"),
 )
-EXPORT_COLUMNS = (
-    "email", "first_name", "last_name", "tags", "status",
-    "consented_at", "consent_source", "consent_form", "consent_ip",
-)  # fmt: skip
 _RESTRICTIVENESS = {None: 0, "active": 1, "pending": 2, "unsubscribed": 3, "bounced": 4, "complained": 5}
 _TRUE = {"true", "t", "yes", "y", "1"}
 _TAG_SEPARATOR = re.compile(r"[,;]")
@@ -190,35 +184,6 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
-
-
-def write_rejected(parsed: ParsedFile) -> Path | None:
-    """FILE.rejected.csv next to the input: line, reason, then the row as it was. A stale one
-    from an earlier run is removed when nothing was rejected."""
-    target = parsed.path.with_name(parsed.path.stem + ".rejected.csv")
-    if not parsed.rejected:
-        target.unlink(missing_ok=True)
-        return None
-    rows = [("line", "reason", *parsed.header)] + [(r.line, r.reason, *r.values) for r in parsed.rejected]
-    _write_atomic(target, rows)
-    return target
-
-
-def write_export(conn: sqlite3.Connection, path: Path, *, status: str | None = None) -> int:
-    """Write the list (or one status) in our plain format; importing it back changes nothing."""
-    count = 0
-
-    def rows():
-        nonlocal count
-        yield EXPORT_COLUMNS
-        for sub in iter_export(conn, status=status):
-            count += 1
-            c = sub.consent
-            yield (sub.email, sub.first_name, sub.last_name, ";".join(sub.tags), sub.status,
-                   c.consented_at, c.source, c.form or "", c.ip or "")  # fmt: skip
-
-    _write_atomic(path, rows())
-    return count
 
 
 # ----------------------------------------------------------------------------- reading helpers
@@ -396,16 +361,3 @@ def _merge(first: Incoming, later: Incoming) -> Incoming:
         consent_ip=first.consent_ip or later.consent_ip,
         detail=first.detail or later.detail,
     )
-
-
-def _write_atomic(path: Path, rows) -> None:
-    """Write a UTF-8 CSV through a temporary file, so a failure never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            csv.writer(out).writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -69,7 +69,7 @@ CREATE TABLE subscriber_meta (
 """
 register_migration(1, "subscribers", SCHEMA)
 
-_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
+SELECT_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
 _CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
 
 
@@ -102,13 +102,6 @@ class Event:
     detail: str | None = None
 
 
-@dataclass(frozen=True)
-class Counts:
-    by_status: dict[str, int]
-    by_tag: dict[str, tuple[int, int]]  # tag -> (all subscribers, active ones)
-    total: int
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -125,10 +118,10 @@ def where(conn: sqlite3.Connection) -> str:
 def find(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber | None:
     """The subscriber with this id or address (any case), or None."""
     if isinstance(email_or_id, int):
-        row = conn.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (email_or_id,)).fetchone()
+        row = conn.execute(f"SELECT {SELECT_COLUMNS} FROM subscribers WHERE id = ?", (email_or_id,)).fetchone()
     else:
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM subscribers WHERE email_key = ?", (_key_for_lookup(email_or_id),)
+            f"SELECT {SELECT_COLUMNS} FROM subscribers WHERE email_key = ?", (_key_for_lookup(email_or_id),)
         ).fetchone()
     return _subscriber(conn, row) if row else None
 
@@ -152,41 +145,6 @@ def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
     return [Event(r["at"], r["kind"], r["source"], r["detail"]) for r in rows]
 
 
-def search(
-    conn: sqlite3.Connection, *, status: str | None = None, tag: str | None = None, text: str | None = None
-) -> Iterator[Subscriber]:
-    """Subscribers in id order, filtered by status, tag and a substring of address or name."""
-    if status is not None:
-        check_status(status)
-    clauses, params = ["s.id > ?"], []
-    if status:
-        clauses.append("s.status = ?")
-        params.append(status)
-    if tag:
-        clauses.append("EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag = ?)")
-        params.append(tag)
-    if text:
-        clauses.append("(s.email_key LIKE ? ESCAPE '\\' OR (s.first_name || ' ' || s.last_name) LIKE ? ESCAPE '\\')")
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params += [pattern, pattern]
-    sql = f"SELECT {_COLUMNS} FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT 1000"
-    yield from _keyset(conn, sql, params, lambda rows: _subscribers(conn, rows))
-
-
-def counts(conn: sqlite3.Connection) -> Counts:
-    by_status = dict.fromkeys(STATUSES, 0)
-    for row in conn.execute("SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status"):
-        by_status[row["status"]] = row["n"]
-    by_tag = {
-        row["tag"]: (row["n"], row["active"])
-        for row in conn.execute(
-            "SELECT t.tag, COUNT(*) AS n, SUM(s.status = 'active') AS active FROM subscriber_tags t "
-            "JOIN subscribers s ON s.id = t.subscriber_id GROUP BY t.tag ORDER BY t.tag"
-        )
-    }
-    return Counts(by_status, by_tag, sum(by_status.values()))
-
-
 def iter_active(
     conn: sqlite3.Connection, include_tags: Sequence[str] = (), exclude_tags: Sequence[str] = (), *, chunk: int = 1000
 ) -> Iterator[Recipient]:
@@ -206,7 +164,7 @@ def iter_active(
         clauses.append(f"NOT EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
         params += list(exclude_tags)
     sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT {int(chunk)}"
-    yield from _keyset(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+    yield from keyset_pages(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
 
 
 def statuses(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
@@ -257,8 +215,8 @@ def add(
             " consent_form, consent_ip, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (address.email, address.key, first_name.strip(), last_name.strip(), status, source, at, form, ip, at, at),
         ).lastrowid
-        _insert_tags(conn, sub_id, clean_tags(tags))
-        _event(conn, sub_id, "subscribed", source, f"as {status}" if status != "active" else None, at)
+        insert_tags(conn, sub_id, clean_tags(tags))
+        record_event(conn, sub_id, "subscribed", source, f"as {status}" if status != "active" else None, at)
     return get(conn, sub_id)
 
 
@@ -270,7 +228,7 @@ def unsubscribe(conn: sqlite3.Connection, email_or_id: str | int, *, source: str
         if sub.status == "unsubscribed":
             return False
         if sub.status in SUPPRESSED:
-            _event(conn, sub.id, "unsubscribed", source, _join(reason, f"status stays {sub.status}"))
+            record_event(conn, sub.id, "unsubscribed", source, _join(reason, f"status stays {sub.status}"))
             return False
         _set_status(conn, sub.id, "unsubscribed", "unsubscribed", source, reason)
     return True
@@ -288,59 +246,10 @@ def mark_suppressed(
         if sub.status == status:
             return False
         if sub.status in SUPPRESSED and status != "complained":
-            _event(conn, sub.id, status, source, _join(detail, f"status stays {sub.status}"))
+            record_event(conn, sub.id, status, source, _join(detail, f"status stays {sub.status}"))
             return False
         _set_status(conn, sub.id, status, status, source, detail)
     return True
-
-
-def tag(conn: sqlite3.Connection, email_or_id: str | int, tags: Sequence[str], *, source: str) -> tuple[str, ...]:
-    """Add tags; returns the ones that were new."""
-    with transaction(conn):
-        sub = get(conn, email_or_id)
-        have = {t.lower() for t in sub.tags}
-        new = tuple(t for t in clean_tags(tags) if t.lower() not in have)
-        if new:
-            _insert_tags(conn, sub.id, new)
-            _event(conn, sub.id, "tagged", source, ", ".join(new))
-            _touch(conn, sub.id)
-    return new
-
-
-def untag(conn: sqlite3.Connection, email_or_id: str | int, tags: Sequence[str], *, source: str) -> tuple[str, ...]:
-    """Remove tags; returns the ones that were there."""
-    with transaction(conn):
-        sub = get(conn, email_or_id)
-        wanted = {t.lower() for t in clean_tags(tags)}
-        gone = tuple(t for t in sub.tags if t.lower() in wanted)
-        if gone:
-            conn.executemany(
-                "DELETE FROM subscriber_tags WHERE subscriber_id = ? AND tag = ?", [(sub.id, t) for t in gone]
-            )
-            _event(conn, sub.id, "untagged", source, ", ".join(gone))
-            _touch(conn, sub.id)
-    return gone
-
-
-def forget(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber:
-    """Erase a person: their record, tags and events are deleted; only a keyed hash of the
-    address stays, so a later import cannot add them back. Returns what was deleted."""
-    with transaction(conn):
-        sub = get(conn, email_or_id)
-        forgotten.add(conn, sub.email.lower(), now_iso())
-        try:
-            conn.execute("DELETE FROM subscribers WHERE id = ?", (sub.id,))
-        except sqlite3.IntegrityError as err:
-            raise SubscriberError(
-                f"{where(conn)}: cannot erase '{sub.email}': other records still refer to it ({err})",
-                hint="Erase or archive the send-ledger rows for this subscriber first.",
-            ) from err
-    return sub
-
-
-def iter_export(conn: sqlite3.Connection, *, status: str | None = None) -> Iterator[Subscriber]:
-    """Everyone (or one status) in id order, with tags, for ``export``."""
-    return search(conn, status=status)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -379,10 +288,10 @@ def _resubscribe(conn: sqlite3.Connection, sub: Subscriber, *, source: str, stat
 def _set_status(conn: sqlite3.Connection, sub_id: int, status: str, kind: str, source: str, detail: str | None) -> None:
     at = now_iso()
     conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?", (status, at, sub_id))
-    _event(conn, sub_id, kind, source, detail, at)
+    record_event(conn, sub_id, kind, source, detail, at)
 
 
-def _event(
+def record_event(
     conn: sqlite3.Connection, sub_id: int, kind: str, source: str, detail: str | None = None, at: str | None = None
 ) -> None:
     conn.execute(
@@ -391,11 +300,11 @@ def _event(
     )
 
 
-def _insert_tags(conn: sqlite3.Connection, sub_id: int, tags: Sequence[str]) -> None:
+def insert_tags(conn: sqlite3.Connection, sub_id: int, tags: Sequence[str]) -> None:
     conn.executemany("INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag) VALUES (?, ?)", [(sub_id, t) for t in tags])
 
 
-def _touch(conn: sqlite3.Connection, sub_id: int) -> None:
+def touch(conn: sqlite3.Connection, sub_id: int) -> None:
     conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (now_iso(), sub_id))
 
 
@@ -419,7 +328,7 @@ def _join(*parts: str | None) -> str | None:
     return text or None
 
 
-def _keyset(conn: sqlite3.Connection, sql: str, params: list, build) -> Iterator:
+def keyset_pages(conn: sqlite3.Connection, sql: str, params: list, build) -> Iterator:
     """Run ``sql`` (whose first placeholder is ``id > ?``) page by page in id order."""
     last = 0
     while True:
@@ -431,10 +340,10 @@ def _keyset(conn: sqlite3.Connection, sql: str, params: list, build) -> Iterator
 
 
 def _subscriber(conn: sqlite3.Connection, row: sqlite3.Row) -> Subscriber:
-    return _subscribers(conn, [row])[0]
+    return to_subscribers(conn, [row])[0]
 
 
-def _subscribers(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Subscriber]:
+def to_subscribers(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Subscriber]:
     tags = tags_of(conn, [r["id"] for r in rows])
     return [
         Subscriber(

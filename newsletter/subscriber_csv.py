@@ -1,0 +1,66 @@
+"""Writing subscriber CSV files: the export (our plain format) and an import's rejected rows.
+
+Both go through a temporary file renamed into place, so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .store.subscriber_admin import iter_export
+
+if TYPE_CHECKING:
+    from .importer import ParsedFile
+
+# The export's columns; the importer reads every one of them back (see importer.COLUMNS).
+EXPORT_COLUMNS = (
+    "email", "first_name", "last_name", "tags", "status",
+    "consented_at", "consent_source", "consent_form", "consent_ip",
+)  # fmt: skip
+
+
+def write_export(conn: sqlite3.Connection, path: Path, *, status: str | None = None) -> int:
+    """Write the list (or one status) in our plain format; importing it back changes nothing."""
+    count = 0
+
+    def rows():
+        nonlocal count
+        yield EXPORT_COLUMNS
+        for sub in iter_export(conn, status=status):
+            count += 1
+            c = sub.consent
+            yield (sub.email, sub.first_name, sub.last_name, ";".join(sub.tags), sub.status,
+                   c.consented_at, c.source, c.form or "", c.ip or "")  # fmt: skip
+
+    write_atomic(path, rows())
+    return count
+
+
+def write_rejected(parsed: "ParsedFile") -> Path | None:
+    """FILE.rejected.csv next to the input: line, reason, then the row as it was. A stale one
+    from an earlier run is removed when nothing was rejected."""
+    target = parsed.path.with_name(parsed.path.stem + ".rejected.csv")
+    if not parsed.rejected:
+        target.unlink(missing_ok=True)
+        return None
+    rows = [("line", "reason", *parsed.header)] + [(r.line, r.reason, *r.values) for r in parsed.rejected]
+    write_atomic(target, rows)
+    return target
+
+
+def write_atomic(path: Path, rows: Iterable[Iterable[object]]) -> None:
+    """Write a UTF-8 CSV through a temporary file, so a failure never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
