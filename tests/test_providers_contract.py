@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from fakes.messages import LIST_UNSUBSCRIBE_POST, make_batch, make_message
 from fakes.postmark import FakePostmark
 from fakes.server import Fault, wait_until
 from fakes.smtp import FakeSmtp, Hang, free_port
+
 from newsletter.errors import (
     ProviderAuthError,
     ProviderDeliveryUnknown,
@@ -212,7 +212,7 @@ def test_success_results_in_order_and_the_wire_carries_headers_and_both_parts(ha
     assert [r.status for r in results] == ["accepted"] * 3
     wire = by_address(harness.wire())
     assert sorted(wire) == sorted(m.to for m in batch)
-    for msg, result in zip(batch, results):
+    for msg, result in zip(batch, results, strict=True):
         sent = wire[msg.to]
         assert result.provider_message_id and result.provider_message_id == sent.provider_message_id
         assert sent.headers["list-unsubscribe"].startswith(f"<https://clinic.example/u/{msg.subscriber_id}.tok>")

@@ -107,9 +107,10 @@ class PostmarkProvider:
         seen: set[str] = set()
         records = []
         for item in self._search(tag, _aware(since), _aware(until)):
-            if item.get("MessageID") in seen:  # split windows share their edge second
+            message_id = str(item.get("MessageID"))
+            if message_id in seen:  # split windows share their edge second
                 continue
-            seen.add(item.get("MessageID"))
+            seen.add(message_id)
             records.append(_record(item))
         return records
 
@@ -117,7 +118,10 @@ class PostmarkProvider:
         """Page through one window; when it holds more than the API can page, split it."""
         first = self._search_page(tag, since, until, offset=0)
         total = int(first.get("TotalCount", 0))
-        if total > SEARCH_WINDOW and until - since > timedelta(seconds=1):
+        if total > SEARCH_WINDOW:
+            if until - since <= timedelta(seconds=1):  # whole seconds cannot be split further
+                # Better in doubt than a partial list that would make absent-looking rows resend.
+                raise ProviderUnavailable(f"postmark: outbound search: {total} messages tagged {tag!r} within one second")
             middle = since + (until - since) / 2
             yield from self._search(tag, since, middle)
             yield from self._search(tag, middle, until)

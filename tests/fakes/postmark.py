@@ -30,7 +30,7 @@ from email.utils import getaddresses
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from .server import Fault, FakeServer, RandomFaults, Request, Response
+from .server import FakeServer, Fault, RandomFaults, Request, Response
 
 EASTERN = ZoneInfo("America/New_York")  # Postmark reads fromdate/todate in US Eastern time
 TEST_TOKEN = "POSTMARK_API_TEST"  # validates, answers normally, stores nothing
@@ -63,6 +63,11 @@ def parse_eastern(text: str) -> datetime:
     """``2026-11-03T09:30:00`` or ``2026-11-03``, read as US Eastern wall time."""
     fmt = "%Y-%m-%dT%H:%M:%S" if "T" in text else "%Y-%m-%d"
     return datetime.strptime(text, fmt).replace(tzinfo=EASTERN)
+
+
+def date_arg(request: Request, name: str) -> datetime | None:
+    value = request.arg(name)
+    return parse_eastern(value) if value else None
 
 
 class FakePostmark(FakeServer):
@@ -200,7 +205,7 @@ class FakePostmark(FakeServer):
     # -- outbound search -------------------------------------------------------------------
     def _search(self, request: Request) -> Response:
         try:
-            count, offset = int(request.arg("count", "")), int(request.arg("offset", ""))
+            count, offset = int(request.arg("count") or ""), int(request.arg("offset") or "")
         except ValueError:
             return error(422, 300, "The 'count' and 'offset' parameters are required whole numbers.")
         if not 1 <= count <= MAX_SEARCH_COUNT or offset < 0:
@@ -217,8 +222,7 @@ class FakePostmark(FakeServer):
 
     def _filter(self, request: Request) -> list[dict[str, Any]]:
         tag, recipient = request.arg("tag"), (request.arg("recipient") or "").lower()
-        since = parse_eastern(request.arg("fromdate")) if request.arg("fromdate") else None
-        until = parse_eastern(request.arg("todate")) if request.arg("todate") else None
+        since, until = date_arg(request, "fromdate"), date_arg(request, "todate")
         stream = request.arg("messagestream")
         with self._store_lock:
             snapshot = list(self.messages)
@@ -234,9 +238,8 @@ class FakePostmark(FakeServer):
 
     # -- suppressions ----------------------------------------------------------------------
     def _dump(self, request: Request, stream: str) -> Response:
-        since = parse_eastern(request.arg("FromDate")) if request.arg("FromDate") else None
-        until = parse_eastern(request.arg("ToDate")) if request.arg("ToDate") else None
-        wanted = {k: request.arg(k) for k in ("EmailAddress", "SuppressionReason", "Origin") if request.arg(k)}
+        since, until = date_arg(request, "FromDate"), date_arg(request, "ToDate")
+        wanted = {k: v for k in ("EmailAddress", "SuppressionReason", "Origin") if (v := request.arg(k))}
         with self._store_lock:
             entries = list(self.suppressed.get(stream, {}).values())
         kept = [

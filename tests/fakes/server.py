@@ -207,7 +207,10 @@ class FakeServer:
         for method, regex, handler in self._routes:
             match = regex.match(request.path)
             if match and method == request.method:
-                return handler(request, **match.groupdict())
+                try:
+                    return handler(request, **match.groupdict())
+                except Exception as err:  # a bug in a fake must show, not hang up silently
+                    return Response(500, {"ErrorCode": 500, "Message": f"fake server error: {err!r}"})
         return Response(404, {"ErrorCode": 404, "Message": f"No route for {request.method} {request.path}"})
 
     def remember(self, request: Request) -> None:
