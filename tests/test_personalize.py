@@ -1,0 +1,149 @@
+"""Per-recipient messages: string substitution only, escaped in HTML, headers safe, signed tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsletter.build import compile_issue
+from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Recipient
+from newsletter.personalize import PersonalizeError, Personalizer, sign_token, verify_token
+
+SECRET = b"test-secret"
+TOM = '<b>Tom & "Jerry"</b>'
+
+
+@pytest.fixture
+def compiled(project: Path, settings) -> CompiledIssue:
+    return compile_issue(Path(__file__).resolve().parent / "fixtures" / "every-element.md", settings)
+
+
+@pytest.fixture
+def personalizer(compiled: CompiledIssue, settings) -> Personalizer:
+    return Personalizer(compiled, settings, SECRET)
+
+
+def fill(part: str, values: dict[str, str]) -> str:
+    for name in MERGE_FIELDS:
+        part = part.replace(PLACEHOLDER.format(name), values[name])
+    return part
+
+
+def test_output_is_the_compiled_parts_with_the_placeholders_replaced(personalizer: Personalizer, compiled, settings) -> None:
+    message = personalizer.message(Recipient(subscriber_id=7, email="ann@example.org", first_name="Ann"))
+    token = sign_token(SECRET, 7)
+    values = {
+        "first_name": "Ann",
+        "unsubscribe_url": f"{settings.base_url}/u/{token}",
+        "webview_url": f"{settings.base_url}/issues/every-element/",
+    }
+    assert message.html == fill(compiled.html, values)
+    assert message.text == fill(compiled.text, values)
+    assert "%%" not in message.html and "%%" not in message.text
+    assert "Hi Ann," in message.text and "Hello Ann:" in message.text
+
+
+def test_no_mjml_or_jinja_per_recipient(personalizer: Personalizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+    import mjml
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled per recipient")
+
+    monkeypatch.setattr(mjml, "mjml2html", refuse)
+    monkeypatch.setattr(jinja2.Environment, "get_template", refuse)
+    messages = [personalizer.message(Recipient(i, f"r{i}@example.org", f"R{i}")) for i in range(1, 51)]
+    assert len({m.html for m in messages}) == 50
+
+
+def test_values_are_html_escaped_in_html_and_raw_in_text(personalizer: Personalizer) -> None:
+    message = personalizer.message(Recipient(3, "tom@example.org", TOM))
+    assert "Hi &lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;," in message.html
+    assert TOM not in message.html
+    assert f"Hi {TOM}," in message.text
+    assert message.to == '"<b>Tom & \\"Jerry\\"</b>" <tom@example.org>'
+
+
+def test_first_name_fallback(personalizer: Personalizer, settings) -> None:
+    for name in ("", "   "):
+        message = personalizer.message(Recipient(4, "anon@example.org", name))
+        assert f"Hi {settings.first_name_fallback}," in message.text
+        assert f"Hi {settings.first_name_fallback}," in message.html
+        assert message.to == "anon@example.org"
+
+
+def test_headers(personalizer: Personalizer, settings) -> None:
+    message = personalizer.message(Recipient(5, "ann@example.org", "Ann"))
+    token = sign_token(SECRET, 5)
+    headers = dict(message.headers)
+    assert headers["List-Unsubscribe"] == (
+        f"<{settings.base_url}/u/{token}>, <mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>"
+    )
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Id"] == "Kairos Research Notes <kairos-research-notes.news.kairoswellness.org>"
+    assert message.from_ == "Kairos Wellness Collective <research@news.kairoswellness.org>"
+    assert message.subject == "Fixture: every Markdown element the pipeline supports"
+    assert message.reply_to == settings.reply_to
+    assert message.tag == "every-element"
+    assert f'href="{settings.base_url}/u/{token}"' in message.html
+
+
+def test_message_id_is_deterministic_per_recipient(personalizer: Personalizer, compiled, settings) -> None:
+    first = personalizer.message(Recipient(5, "a@example.org")).message_id
+    assert first == personalizer.message(Recipient(5, "a@example.org")).message_id
+    assert first != personalizer.message(Recipient(6, "b@example.org")).message_id
+    assert first != Personalizer(compiled, settings, SECRET, subject_prefix="[TEST] ").message(Recipient(5, "a@example.org")).message_id
+    assert first.startswith("<") and first.endswith(".every-element@news.kairoswellness.org>")
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        Recipient(1, "a@example.org\r\nBcc: victim@example.net"),
+        Recipient(1, "a@example.org\nBcc: victim@example.net"),
+        Recipient(1, "a@example.org", "Ann\nBcc: victim@example.net"),
+        Recipient(1, "a@example.org", "Ann\r\nX-Evil: 1"),
+    ],
+)
+def test_line_breaks_in_header_values_are_refused(personalizer: Personalizer, recipient: Recipient) -> None:
+    with pytest.raises(PersonalizeError, match="To header: value contains a line break") as info:
+        personalizer.message(recipient)
+    assert info.value.hint
+
+
+def test_line_break_in_subject_prefix_is_refused(compiled, settings) -> None:
+    with pytest.raises(PersonalizeError, match="Subject header"):
+        Personalizer(compiled, settings, SECRET, subject_prefix="[TEST]\r\nBcc: x@example.net ")
+
+
+# --- unsubscribe tokens ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subscriber_id", [0, 1, 35, 36, 12345, 2**40])
+def test_token_round_trip(subscriber_id: int) -> None:
+    token = sign_token(SECRET, subscriber_id)
+    assert verify_token(SECRET, token) == subscriber_id
+    assert len(token) <= 30 and token.isascii() and " " not in token
+
+
+def test_tampered_tokens_fail() -> None:
+    token = sign_token(SECRET, 42)
+    ident, mac = token.split(".")
+    flipped = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    assert verify_token(SECRET, f"{ident}.{flipped}") is None  # MAC changed
+    assert verify_token(SECRET, f"{sign_token(SECRET, 43).split('.')[0]}.{mac}") is None  # id changed
+    assert verify_token(b"another-secret", token) is None  # other key
+    assert verify_token(SECRET, token + "x") is None
+    assert verify_token(SECRET, token.upper()) is None
+
+
+@pytest.mark.parametrize("token", ["", ".", "abc", "16", "16.", "-1.abc", "+16.x", "1_6.x", " 16.x", "١٦.x", "é.x", "16.é", "a" * 200 + ".x"])
+@pytest.mark.timeout(10)  # "-1.abc" once looped forever
+def test_malformed_tokens_fail(token: str) -> None:
+    assert verify_token(SECRET, token) is None
+
+
+def test_negative_ids_cannot_be_signed() -> None:
+    with pytest.raises(ValueError):
+        sign_token(SECRET, -1)
