@@ -92,3 +92,4 @@ def main() -> None:
 from . import build as _build  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
+from . import subscribers as _subscribers  # noqa: E402,F401

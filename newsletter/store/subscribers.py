@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..addresses import InvalidAddress, normalize_email
@@ -107,9 +108,14 @@ def now_iso() -> str:
 
 
 def where(conn: sqlite3.Connection) -> str:
-    """The database file, as the location of store errors."""
-    row = conn.execute("PRAGMA database_list").fetchone()
-    return row["file"] or "database"
+    """The database file (relative to the current folder when inside it): where store errors are."""
+    file = conn.execute("PRAGMA database_list").fetchone()["file"]
+    if not file:
+        return "database"
+    try:
+        return str(Path(file).relative_to(Path.cwd()))
+    except ValueError:
+        return file
 
 
 # ----------------------------------------------------------------------------- reading
@@ -255,9 +261,9 @@ def mark_suppressed(
 # ----------------------------------------------------------------------------- helpers
 
 
-def check_status(status: str) -> None:
+def check_status(status: str, *, where: str = "status") -> None:
     if status not in STATUSES:
-        raise SubscriberError(f"status: unknown status '{status}'", hint=f"Use one of: {', '.join(STATUSES)}.")
+        raise SubscriberError(f"{where}: unknown status '{status}'", hint=f"Use one of: {', '.join(STATUSES)}.")
 
 
 def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
