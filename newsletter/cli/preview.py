@@ -1,0 +1,45 @@
+"""``newsletter preview``: serve the live preview, or write screenshots with --snapshot."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, run_guarded, state
+
+
+@app.command()
+def preview(
+    issue: Path = typer.Argument(..., help="The issue's Markdown file, e.g. issues/2026-11-mdma-assisted-therapy.md."),
+    port: int = typer.Option(8025, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+    no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Write desktop.png, phone.png and dark.png to this folder with headless Chromium, then exit."),
+) -> None:
+    """Preview an issue at desktop and phone widths, in dark mode and as plain text, with its
+    preflight findings; the page reloads whenever the issue, a template or newsletter.toml changes."""
+    from ..preview import open_preview, take_snapshots
+
+    config_path = run_guarded(lambda: state.settings().path)
+    if snapshot is not None:
+        paths = run_guarded(lambda: take_snapshots(issue, config_path, snapshot))
+        for path in paths:
+            typer.echo(f"Wrote {path}")
+        return
+    server = run_guarded(lambda: open_preview(issue, config_path, port=port))
+    typer.echo(f"Previewing {issue} at {server.url}  (Ctrl+C to stop)")
+    current = server.preview.state
+    if current.error:
+        typer.echo(f"Build error (shown in the page): {current.error[0]}")
+    if not no_open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        typer.echo("Stopped.")
+    finally:
+        server.close()

@@ -1,0 +1,324 @@
+"""``newsletter preview``: a local page showing every version of a draft, rebuilt on each save.
+
+A ThreadingHTTPServer on 127.0.0.1 serves the page (preview_page.py), the email variants and a
+server-sent-event stream at /events. A watchfiles thread rebuilds when the issue, a template or
+newsletter.toml changes and tells every open page to reload. A build error is shown in the
+page (the server keeps running); the frames keep the last version that built.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import threading
+import traceback
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from .config import load_settings
+from .errors import NewsletterError
+from .models import Finding
+from .preview_page import CSS, JS, force_dark, framed, inverted, render_page
+
+HOST = "127.0.0.1"
+KEEPALIVE_SECONDS = 15
+
+
+class PreviewError(NewsletterError):
+    """The preview cannot start (port in use) or cannot take screenshots (no Chromium)."""
+
+
+@dataclass(frozen=True)
+class Email:
+    sender: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PreviewState:
+    version: int
+    built_at: str
+    email: Email | None  # the last version that built
+    findings: tuple[Finding, ...]
+    error: tuple[str, str | None] | None  # (message with location, hint) of the latest build
+
+
+class Preview:
+    """The current build of one issue; rebuilt on demand, waited on by the event streams."""
+
+    def __init__(self, issue_path: Path, config_path: Path) -> None:
+        self.issue_path = issue_path
+        self.config_path = config_path.resolve()
+        self.templates_dir = self.config_path.parent / "templates"
+        self.state = PreviewState(0, "", None, (), None)
+        self.closing = False
+        self._changed = threading.Condition()
+        self._build_lock = threading.Lock()
+
+    def rebuild(self) -> PreviewState:
+        with self._build_lock:
+            email, findings, error = self._build()
+            state = PreviewState(
+                version=self.state.version + 1,
+                built_at=datetime.now().strftime("%H:%M:%S"),
+                email=email or self.state.email,
+                findings=findings,
+                error=error,
+            )
+            with self._changed:
+                self.state = state
+                self._changed.notify_all()
+            return state
+
+    def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[str, str | None] | None]:
+        from .checks import run_checks
+
+        try:
+            settings = load_settings(self.config_path)
+            self.templates_dir = settings.templates_dir
+            run = run_checks(self.issue_path, settings, spamassassin=False)  # SpamAssassin: seconds
+        except NewsletterError as err:
+            return None, (), (err.message, err.hint)
+        except Exception as err:  # a bug must not stop the preview; show it where the author looks
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            return None, (), (f"internal error: {type(err).__name__}: {err} ({where.filename}:{where.lineno})", "Please report this with the issue file.")
+        if run.message is None or run.compiled is None:
+            return None, run.findings, (run.error.message, run.error.hint) if run.error else ("build failed", None)
+        m = run.message
+        email = Email(parseaddr(m.from_)[0] or m.from_, m.subject, run.compiled.issue.preheader, m.html, m.text)
+        return email, run.findings, None
+
+    def wait_for_change(self, version: int, timeout: float) -> int | None:
+        """The new version once it differs from ``version``; None on timeout or when closing."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.state.version != version or self.closing, timeout)
+            return None if self.closing or self.state.version == version else self.state.version
+
+    def close(self) -> None:
+        with self._changed:
+            self.closing = True
+            self._changed.notify_all()
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def watched(self) -> tuple[list[Path], Callable[[object, str], bool]]:
+        """Folders to watch (not recursive; templates with their subfolders) and a path filter."""
+        issue, config, templates = self.issue_path.resolve(), self.config_path, self.templates_dir.resolve()
+        folders = {issue.parent, config.parent, templates}
+        if templates.is_dir():
+            folders.update(p for p in templates.rglob("*") if p.is_dir())
+
+        def relevant(_change, path: str) -> bool:
+            p = Path(path).resolve()
+            return p in (issue, config) or (templates in p.parents and p.suffix in (".j2", ".mjml", ".txt", ".html"))
+
+        return sorted(f for f in folders if f.is_dir()), relevant
+
+
+def watch(preview: Preview, stop: threading.Event) -> None:
+    """Rebuild on every relevant change until ``stop`` is set (runs in its own thread)."""
+    import watchfiles
+
+    folders, relevant = preview.watched()
+    for _changes in watchfiles.watch(*folders, watch_filter=relevant, stop_event=stop, debounce=400, step=50, recursive=False, raise_interrupt=False):
+        preview.rebuild()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "PreviewServer"
+
+    def log_message(self, format: str, *args) -> None:  # library code never prints
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        state = self.server.preview.state
+        email = state.email
+        if path == "/events":
+            return self._events()
+        if path == "/":
+            inbox = (email.sender, email.subject, email.preheader) if email else None
+            page = render_page(version=state.version, built_at=state.built_at, inbox=inbox, text=email.text if email else None, findings=state.findings, error=state.error)
+            return self._send(200, "text/html", page)
+        if path == "/preview.css":
+            return self._send(200, "text/css", CSS)
+        if path == "/preview.js":
+            return self._send(200, "text/javascript", JS)
+        if path == "/state.json":
+            body = {"version": state.version, "ok": state.error is None, "error": state.error, "findings": [asdict(f) for f in state.findings]}
+            return self._send(200, "application/json", json.dumps(body))
+        variants = {"/email.html": framed, "/email-dark.html": force_dark, "/email-inverted.html": inverted}
+        if path in variants and email is not None:
+            return self._send(200, "text/html", variants[path](email.html))
+        if path == "/email.txt" and email is not None:
+            return self._send(200, "text/plain", email.text)
+        self._send(404, "text/plain", "not found")
+
+    def _send(self, status: int, kind: str, body: str) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", f"{kind}; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _events(self) -> None:
+        """Server-sent events: 'hello' with the current version, then 'reload' on each change."""
+        preview = self.server.preview
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        version = preview.state.version
+        try:
+            self._event("hello", version)
+            while not preview.closing:
+                new = preview.wait_for_change(version, KEEPALIVE_SECONDS)
+                if new is None:
+                    self.wfile.write(b": keepalive\n\n")
+                    self.wfile.flush()
+                    continue
+                version = new
+                self._event("reload", version)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the page went away (reloaded or closed)
+
+    def _event(self, name: str, version: int) -> None:
+        self.wfile.write(f"event: {name}\ndata: {version}\n\n".encode())
+        self.wfile.flush()
+
+
+class PreviewServer(ThreadingHTTPServer):
+    daemon_threads = True  # an open event stream must not keep the process alive
+
+    def __init__(self, preview: Preview, port: int) -> None:
+        self.preview = preview
+        try:
+            super().__init__((HOST, port), _Handler)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise PreviewError(f"{HOST}:{port}: the port is already in use", hint="Stop the other preview, or pass --port 0 to use any free port.") from err
+            raise PreviewError(f"{HOST}:{port}: cannot listen: {err.strerror}") from err
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}/"
+
+    def start(self, *, watch_files: bool = True) -> "PreviewServer":
+        self._spawn(self.serve_forever, "preview-http")
+        if watch_files:
+            self._spawn(lambda: watch(self.preview, self._stop), "preview-watch")
+        return self
+
+    def _spawn(self, target, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.preview.close()
+        self.shutdown()
+        self.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def open_preview(issue_path: Path, config_path: Path, *, port: int = 8025, watch_files: bool = True) -> PreviewServer:
+    """Build once, then serve and watch in background threads; ``close()`` stops everything."""
+    preview = Preview(issue_path, config_path)
+    preview.rebuild()
+    return PreviewServer(preview, port).start(watch_files=watch_files)
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_TIMEOUT = 60
+SHOTS = (("desktop.png", "/email.html", 680, "desktop"), ("phone.png", "/email.html", 375, "phone"), ("dark.png", "/email-dark.html", 680, "dark"))
+MAX_HEIGHT = 16_000
+
+
+def find_chromium() -> str:
+    import os
+    import shutil
+
+    for name in (os.environ.get("NEWSLETTER_CHROMIUM"), *CHROMIUM_NAMES):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    raise PreviewError(
+        "chromium: no Chromium or Chrome found on PATH (needed for --snapshot)",
+        hint="Install it (Debian/Ubuntu: apt-get install chromium), or set NEWSLETTER_CHROMIUM to the browser's path.",
+    )
+
+
+def chromium_command(exe: str, profile: Path, *args: str) -> list[str]:
+    """Headless Chromium that talks to nothing but the URL it is given."""
+    import os
+
+    base = [exe, "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        base.append("--no-sandbox")  # Chromium refuses to start its sandbox as root
+    return base + list(args)
+
+
+def dump_dom(exe: str, url: str, *extra: str, timeout: float = CHROMIUM_TIMEOUT) -> str:
+    """The page's DOM after load (its scripts have run), from ``chromium --dump-dom``."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="newsletter-chromium-") as profile:
+        command = chromium_command(exe, Path(profile), "--window-size=1500,1000", *extra, "--dump-dom", url)
+        try:
+            run = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise PreviewError(f"chromium: no answer within {timeout:.0f} s loading {url}", hint="Check that Chromium starts: chromium --headless --dump-dom about:blank") from err
+    if run.returncode != 0:
+        raise PreviewError(f"chromium: exited with code {run.returncode} loading {url}", hint="Run it by hand to see why: chromium --headless --dump-dom about:blank")
+    return run.stdout.decode("utf-8", "replace")
+
+
+def take_snapshots(issue_path: Path, config_path: Path, out_dir: Path, *extra: str) -> list[Path]:
+    """Write desktop.png, phone.png and dark.png of the email, each as tall as the email."""
+    import re
+    import subprocess
+    import tempfile
+
+    exe = find_chromium()
+    server = open_preview(issue_path, config_path, port=0, watch_files=False)
+    try:
+        state = server.preview.state
+        if state.email is None:
+            message, hint = state.error or ("the issue does not build", None)
+            raise PreviewError(message, hint=hint)
+        dom = dump_dom(exe, server.url, *extra)
+        heights = {view: int(h) for view, h in re.findall(r'data-(\w+)-height="(\d+)"', dom)}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="newsletter-shots-") as tmp:
+            jobs = []
+            for name, route, width, view in SHOTS:
+                height = min(heights.get(view, 3000) + 40, MAX_HEIGHT)
+                command = chromium_command(exe, Path(tmp) / view, f"--window-size={width},{height}", f"--screenshot={out_dir / name}", *extra, server.url.rstrip("/") + route)
+                jobs.append((out_dir / name, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            for path, job in jobs:
+                try:
+                    job.wait(timeout=CHROMIUM_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    job.kill()
+                if job.returncode != 0 or not path.is_file():
+                    raise PreviewError(f"{path}: chromium did not write the screenshot", hint="Run it by hand: chromium --headless --screenshot=x.png URL")
+        return [path for path, _ in jobs]
+    finally:
+        server.close()

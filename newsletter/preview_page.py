@@ -1,0 +1,195 @@
+"""The preview's HTML: the page around the email, and the email variants it frames.
+
+Variants: the email as sent; a dark one where the template's ``prefers-color-scheme: dark``
+rules are unwrapped so they always apply (a frame cannot be forced into dark mode from outside
+in every browser); and an inverted one imitating clients that re-colour everything themselves
+(Gmail apps, Outlook): the page inverted, images turned back.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from .models import Finding
+
+DARK_MEDIA_RE = re.compile(r"@media[^{]*prefers-color-scheme\s*:\s*dark[^{]*\{", re.I)
+DARK_STYLE = "<style>:root{color-scheme:dark}</style>"
+INVERT_STYLE = (
+    "<style>html{background:#121212}"
+    "body{filter:invert(1) hue-rotate(180deg)}"
+    "img{filter:invert(1) hue-rotate(180deg)}</style>"
+)
+BASE_TARGET = '<base target="_blank">'  # a click inside a frame opens a tab, not the frame
+VIEWS = (  # (name, route, width in px, label)
+    ("desktop", "/email.html", 640, "Desktop"),
+    ("phone", "/email.html", 375, "Phone, 375 px"),
+    ("dark", "/email-dark.html", 375, "Dark mode (Apple Mail, Outlook, iOS)"),
+    ("inverted", "/email-inverted.html", 375, "Colour-inverting clients (Gmail app)"),
+)
+
+
+def framed(html: str) -> str:
+    return _into_head(html, BASE_TARGET)
+
+
+def force_dark(html: str) -> str:
+    """The email with every ``@media (prefers-color-scheme: dark) {...}`` block's rules unwrapped."""
+    out, pos = [], 0
+    for m in DARK_MEDIA_RE.finditer(html):
+        if m.start() < pos:
+            continue
+        end = _closing_brace(html, m.end())
+        if end is None:
+            break
+        out += [html[pos : m.start()], html[m.end() : end]]
+        pos = end + 1
+    out.append(html[pos:])
+    return framed(_into_head("".join(out), DARK_STYLE))
+
+
+def inverted(html: str) -> str:
+    return framed(_into_head(html, INVERT_STYLE))
+
+
+def _closing_brace(css: str, start: int) -> int | None:
+    depth = 1
+    for i in range(start, len(css)):
+        if css[i] == "{":
+            depth += 1
+        elif css[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _into_head(html: str, snippet: str) -> str:
+    m = re.search(r"</head\s*>", html, re.I)
+    return html[: m.start()] + snippet + html[m.start() :] if m else snippet + html
+
+
+def render_page(
+    *,
+    version: int,
+    built_at: str,
+    inbox: tuple[str, str, str] | None,
+    text: str | None,
+    findings: tuple[Finding, ...],
+    error: tuple[str, str | None] | None,
+) -> str:
+    """The preview page: inbox line, four frames, the text part, findings, or the build error."""
+    parts = [
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {escape(inbox[1] if inbox else "build error")}</title>',
+        '<link rel="stylesheet" href="/preview.css"></head>',
+        f'<body data-version="{version}">',
+        f'<header><p class="meta">Preview, build {version} at {escape(built_at)}. Reloads by itself when the issue, a template or newsletter.toml changes.</p>',
+        _inbox(inbox),
+        "</header>",
+        _error(error, stale=inbox is not None),
+    ]
+    if inbox is not None:
+        parts += [_frames(), _findings(findings), f'<section><h2>Plain-text part</h2><pre class="text">{escape(text or "")}</pre></section>']
+    parts.append('<script src="/preview.js"></script></body></html>')
+    return "\n".join(parts)
+
+
+def _inbox(inbox: tuple[str, str, str] | None) -> str:
+    if inbox is None:
+        return ""
+    sender, subject, preheader = (escape(x) for x in inbox)
+    return (
+        '<div class="inbox" aria-label="As shown in an inbox">'
+        f'<span class="from">{sender}</span> <span class="subject" id="subject">{subject}</span>'
+        f' <span class="preheader">&ndash; {preheader}</span></div>'
+    )
+
+
+def _error(error: tuple[str, str | None] | None, *, stale: bool) -> str:
+    if error is None:
+        return ""
+    message, hint = error
+    note = "<p>The frames below show the last version that built.</p>" if stale else ""
+    hint_html = f'<p class="hint">Hint: {escape(hint)}</p>' if hint else ""
+    return f'<section class="error" id="build-error" role="alert"><h2>Build error</h2><pre>{escape(message)}</pre>{hint_html}{note}</section>'
+
+
+def _frames() -> str:
+    cells = []
+    for name, route, width, label in VIEWS:
+        cells.append(
+            f'<figure><figcaption>{escape(label)}</figcaption>'
+            f'<iframe data-view="{name}" src="{route}" title="{escape(label)}" style="width:{width}px" scrolling="no"></iframe></figure>'
+        )
+    return '<section class="frames">' + "".join(cells) + '</section><p class="meta" id="phone-status">Phone view: measuring...</p>'
+
+
+def _findings(findings: tuple[Finding, ...]) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    head = f"<h2>Preflight: {errors} error(s), {len(findings) - errors} warning(s)</h2>"
+    note = '<p class="meta">SpamAssassin and link fetching run only in <code>newsletter check</code> (with <code>--online</code>).</p>'
+    if not findings:
+        return f'<section id="findings">{head}<p>No problems found.</p>{note}</section>'
+    rows = "".join(
+        f'<tr class="{f.severity}"><td>{f.severity}</td><td>{escape(f.location)}</td><td><code>{escape(f.id)}</code></td><td>{escape(f.message)}</td></tr>'
+        for f in findings
+    )
+    return f'<section id="findings">{head}<table><thead><tr><th>Severity</th><th>Location</th><th>Check</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>{note}</section>'
+
+
+CSS = """
+body { margin: 0; padding: 16px 24px; font: 15px/1.5 system-ui, sans-serif; background: #e9e6df; color: #1f2933; }
+header { margin-bottom: 16px; }
+.meta { color: #4a5560; font-size: 13px; margin: 4px 0; }
+.inbox { background: #fff; border: 1px solid #cfc9bc; border-radius: 6px; padding: 10px 14px; max-width: 1100px;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.inbox .from { font-weight: 700; margin-right: 12px; }
+.inbox .subject { font-weight: 600; }
+.inbox .preheader { color: #5b6570; }
+.frames { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+figure { margin: 0; }
+figcaption { font-size: 13px; font-weight: 600; margin-bottom: 6px; }
+iframe { border: 1px solid #cfc9bc; background: #fff; height: 900px; display: block; }
+.error { background: #fdecea; border: 1px solid #d9534f; border-radius: 6px; padding: 8px 16px; margin-bottom: 16px; }
+.error pre { white-space: pre-wrap; font-size: 14px; }
+.hint { font-weight: 600; }
+pre.text { background: #fff; border: 1px solid #cfc9bc; padding: 12px; max-width: 80ch; white-space: pre-wrap; font-size: 13px; }
+table { border-collapse: collapse; background: #fff; font-size: 13px; }
+th, td { border: 1px solid #cfc9bc; padding: 4px 8px; text-align: left; vertical-align: top; }
+tr.error td:first-child { color: #b02a20; font-weight: 700; }
+tr.warning td:first-child { color: #8a5a00; font-weight: 700; }
+"""
+
+JS = """
+(function () {
+  var body = document.body;
+  var version = Number(body.dataset.version);
+  function measure() {
+    var frames = document.querySelectorAll('iframe[data-view]');
+    for (var i = 0; i < frames.length; i++) {
+      var frame = frames[i], view = frame.dataset.view, doc;
+      try { doc = frame.contentDocument; } catch (e) { doc = null; }
+      if (!doc || !doc.documentElement) continue;
+      var height = doc.documentElement.scrollHeight;
+      frame.style.height = height + 'px';
+      body.setAttribute('data-' + view + '-height', String(height));
+      if (view === 'phone') {
+        var width = doc.documentElement.scrollWidth, fits = width <= frame.clientWidth;
+        body.setAttribute('data-phone-scroll-width', String(width));
+        body.setAttribute('data-phone-overflow', fits ? 'no' : 'yes');
+        body.setAttribute('data-phone-title', doc.title);
+        document.getElementById('phone-status').textContent = fits
+          ? 'Phone view: ' + width + ' px wide, no horizontal scrolling.'
+          : 'Phone view: content is ' + width + ' px wide, wider than the ' + frame.clientWidth + ' px screen: readers must scroll sideways.';
+      }
+    }
+    body.setAttribute('data-measured', 'yes');
+  }
+  window.addEventListener('load', measure);
+  if (window.EventSource) {
+    var events = new EventSource('/events');
+    events.addEventListener('hello', function (e) { if (Number(e.data) !== version) location.reload(); });
+    events.addEventListener('reload', function () { location.reload(); });
+  }
+})();
+"""
