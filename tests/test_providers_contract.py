@@ -221,6 +221,12 @@ def test_success_results_in_order_and_the_wire_carries_headers_and_both_parts(ha
         assert f"Hello reader {msg.subscriber_id}" in sent.html and "<p>" in sent.html
 
 
+@pytest.mark.parametrize("harness", adapters("empty"), indirect=True)
+def test_an_empty_batch_sends_nothing(harness: Any) -> None:
+    assert list(harness.provider().send([])) == []
+    assert harness.wire() == []
+
+
 @pytest.mark.parametrize("harness", adapters("rejection"), indirect=True)
 def test_a_refused_recipient_is_a_rejected_result_and_the_others_go_out(harness: Any) -> None:
     batch = make_batch(3)

@@ -77,6 +77,8 @@ class PostmarkProvider:
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+        if not batch:
+            return []
         body = encode_json([self._message(msg) for msg in batch])
         response = self._request("POST", "/email/batch", data=body)
         return _batch_results(response, len(batch))
