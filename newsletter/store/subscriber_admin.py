@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import SubscriberError
 from . import forgotten
@@ -28,6 +28,17 @@ from .subscribers import (
     touch,
     where,
 )
+
+
+# Other stores that keep personal data about a subscriber (the send ledger keeps the address it
+# mailed) register a function here; ``forget`` calls each inside its transaction.
+ErasureHook = Callable[[sqlite3.Connection, int], None]
+ERASURE_HOOKS: list[ErasureHook] = []
+
+
+def register_erasure_hook(hook: ErasureHook) -> None:
+    if hook not in ERASURE_HOOKS:
+        ERASURE_HOOKS.append(hook)
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,8 @@ def forget(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber:
     with transaction(conn):
         sub = get(conn, email_or_id)
         forgotten.add(conn, sub.email.lower(), now_iso())
+        for hook in ERASURE_HOOKS:
+            hook(conn, sub.id)
         try:
             conn.execute("DELETE FROM subscribers WHERE id = ?", (sub.id,))
         except sqlite3.IntegrityError as err:
