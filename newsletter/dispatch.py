@@ -127,18 +127,17 @@ class Dispatcher:
         budget = limit if limit is not None else float("inf")
         try:
             for chunk in ledger.iter_pending(self.conn, self.send, self.batch_size):
+                # Wait for a free worker before personalizing: at most `workers` batches of
+                # messages exist at once (memory is workers x batch size, not more).
+                while in_flight >= self.workers:
+                    self._settle(self._results.get())
+                    in_flight -= 1
                 if self._stop.is_set() or budget <= 0:
                     break
                 job = self._prepare(chunk[: int(min(budget, len(chunk)))])
                 if job is None:
                     continue
                 budget -= len(job.rows)
-                while in_flight >= self.workers:
-                    self._settle(self._results.get())
-                    in_flight -= 1
-                if self._stop.is_set():  # settled a fatal outcome while waiting: hand back
-                    self._requeue(job.rows, "run stopped before this batch was sent")
-                    break
                 self._pace(len(job.messages))
                 self._jobs.put(job)
                 in_flight += 1

@@ -7,12 +7,11 @@ Everything that is the same for every recipient is computed once in ``Personaliz
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from email.utils import formataddr
 from html import escape
-from urllib.parse import quote
 
 from .config import Settings
 from .errors import NewsletterError
@@ -33,7 +32,7 @@ def sign_token(secret: bytes, subscriber_id: int) -> str:
     folded ones). It never expires, so an old issue's link keeps working.
     """
     ident = _base36(subscriber_id)
-    mac = hmac.new(secret, f"unsub:{TOKEN_VERSION}:{ident}".encode(), hashlib.sha256).digest()
+    mac = hmac.digest(secret, f"unsub:{TOKEN_VERSION}:{ident}".encode(), "sha256")
     return f"{ident}.{base64.urlsafe_b64encode(mac[:12]).decode().rstrip('=')}"
 
 
@@ -77,6 +76,7 @@ class Personalizer:
         self._subject = self.subject_prefix + issue.subject
         self._from = s.from_header
         self._webview = f"{s.base_url}/issues/{issue.slug}/"
+        self._webview_html = escape(self._webview)
         self._unsub_base = f"{s.base_url}/u/"
         self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
         self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
@@ -90,12 +90,10 @@ class Personalizer:
         token = sign_token(self.secret, recipient.subscriber_id)
         unsubscribe_url = self._unsub_base + token
         first_name = recipient.first_name.strip() or self._fallback
-        html = self._html.fill(
-            {"first_name": escape(first_name), "unsubscribe_url": escape(unsubscribe_url), "webview_url": escape(self._webview)}
-        )
+        # The token is [0-9a-z._-] only, so the URL needs no HTML escaping and no %-quoting.
+        html = self._html.fill({"first_name": _html_value(first_name), "unsubscribe_url": unsubscribe_url, "webview_url": self._webview_html})
         text = self._text.fill({"first_name": first_name, "unsubscribe_url": unsubscribe_url, "webview_url": self._webview})
-        to = formataddr((recipient.first_name.strip(), recipient.email)) if recipient.first_name.strip() else recipient.email
-        _refuse_newlines("To", to)
+        to = _to_header(recipient.first_name.strip(), recipient.email)
         return OutgoingMessage(
             subscriber_id=recipient.subscriber_id,
             to=to,
@@ -106,7 +104,7 @@ class Personalizer:
             message_id=self.message_id(recipient.subscriber_id),
             reply_to=self.settings.reply_to,
             headers=(
-                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{quote(token)}>"),
+                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{token}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("List-Id", self._list_id),
             ),
@@ -118,8 +116,30 @@ class Personalizer:
         """Deterministic per (issue, subscriber, prefix): a copy sent twice by accident carries the
         same Message-ID, which receiving mailboxes use to collapse duplicates."""
         seed = f"{self._tag}:{subscriber_id}:{self.subject_prefix}".encode()
-        digest = hmac.new(self.secret, seed, hashlib.sha256).hexdigest()[:20]
+        digest = hmac.digest(self.secret, seed, "sha256").hex()[:20]
         return f"<{digest}.{self._tag}@{self._domain}>"
+
+
+def _html_value(value: str) -> str:
+    """Escaped, and ASCII like the compiled HTML (non-ASCII as character references)."""
+    value = escape(value)
+    return value if value.isascii() else value.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+")
+
+
+def _to_header(name: str, address: str) -> str:
+    """``Name <address>``; the email package's formataddr only where quoting or encoding is needed
+    (it is the slow part of a message, and most names are plain)."""
+    if not name:
+        value = address
+    elif _PLAIN_NAME.fullmatch(name):
+        value = f"{name} <{address}>"
+    else:
+        value = formataddr((name, address))
+    _refuse_newlines("To", value)
+    return value
 
 
 def _header_safe(value: str) -> str:
