@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole suite (the README's test command; .ci/run runs it).
+#   bash scripts/test.sh [pytest arguments]
+# A virtual environment in .venv (Debian's Python refuses system-wide pip installs, PEP 668);
+# Chromium and SpamAssassin from Debian's packages when we may install them (root with apt-get):
+# without Chromium the one browser test is skipped and says so; without SpamAssassin its check is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v spamassassin >/dev/null 2>&1 || missing+=(spamassassin)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing ${missing[*]} (Debian packages) for the browser and spam-score tests..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
+  fi
+fi
+
+exec .venv/bin/python -m pytest "$@"
