@@ -208,7 +208,7 @@ class PreviewServer(ThreadingHTTPServer):
                 raise PreviewError(f"{HOST}:{port}: the port is already in use", hint="Stop the other preview, or pass --port 0 to use any free port.") from err
             raise PreviewError(f"{HOST}:{port}: cannot listen: {err.strerror}") from err
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
@@ -223,14 +223,14 @@ class PreviewServer(ThreadingHTTPServer):
     def _spawn(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
-        self._threads.append(thread)
+        self._workers.append(thread)
 
     def close(self) -> None:
         self._stop.set()
         self.preview.close()
         self.shutdown()
         self.server_close()
-        for thread in self._threads:
+        for thread in self._workers:
             thread.join(timeout=5)
 
 
@@ -245,7 +245,7 @@ def open_preview(issue_path: Path, config_path: Path, *, port: int = 8025, watch
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_TIMEOUT = 60
-SHOTS = (("desktop.png", "/email.html", 680, "desktop"), ("phone.png", "/email.html", 375, "phone"), ("dark.png", "/email-dark.html", 680, "dark"))
+SHOTS = (("desktop.png", "/email.html", 680, "desktop"), ("phone.png", "/email.html", 375, "phone"), ("dark.png", "/email-dark.html", 680, "desktop"))
 MAX_HEIGHT = 16_000
 
 
@@ -310,7 +310,7 @@ def take_snapshots(issue_path: Path, config_path: Path, out_dir: Path, *extra: s
             jobs = []
             for name, route, width, view in SHOTS:
                 height = min(heights.get(view, 3000) + 40, MAX_HEIGHT)
-                command = chromium_command(exe, Path(tmp) / view, f"--window-size={width},{height}", f"--screenshot={out_dir / name}", *extra, server.url.rstrip("/") + route)
+                command = chromium_command(exe, Path(tmp) / name, f"--window-size={width},{height}", f"--screenshot={out_dir / name}", *extra, server.url.rstrip("/") + route)
                 jobs.append((out_dir / name, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
             for path, job in jobs:
                 try:

@@ -29,7 +29,10 @@ def images(ctx: Context) -> list[Finding]:
         elif urlsplit(src).path.lower().endswith(".svg"):
             out.append(finding("image.svg", "warning", where, f"{name} is an SVG: Gmail does not show SVG; use PNG or JPG"))
         if "alt" not in img:
-            out.append(finding("image.alt", "error", where, f"{name} has no alt text: write ![what it shows](url) (alt=\"\" only for decoration)"))
+            out.append(finding("image.alt", "error", where, f"{name} has no alt attribute: add alt=\"...\" in the template (alt=\"\" only for decoration)"))
+        elif not (img.get("alt") or "").strip() and ctx.source.find(src):
+            # Markdown cannot say "decorative": an empty ![](url) is a forgotten description.
+            out.append(finding("image.alt", "error", where, f"{name} has no alt text: write ![what the image shows](url)"))
         width = img.get("width") or ""
         if not width.isdigit():
             out.append(finding("image.width", "warning", where, f"{name} has no numeric width (Outlook sizes images by it): add {{width=560}} after the image"))

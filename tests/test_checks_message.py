@@ -1,0 +1,122 @@
+"""Preflight checks on the message as it goes on the wire, and the SpamAssassin score."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from newsletter.build import compile_issue, sample_message
+from newsletter.checks import check_issue, run_checks
+from newsletter.mime import to_bytes
+
+SAMPLE = Path("issues/2026-11-mdma-assisted-therapy.md")
+
+
+def sample_eml(settings) -> tuple[object, bytes]:
+    compiled = compile_issue(SAMPLE, settings)
+    return compiled, to_bytes(sample_message(compiled, settings), datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+
+
+def message_findings(settings, edit=lambda eml: eml):
+    compiled, eml = sample_eml(settings)
+    found = check_issue(compiled, settings, eml=edit(eml), spamassassin=False)
+    return sorted((f.id, f.message) for f in found if f.id.startswith("message."))
+
+
+def header(eml: bytes, name: bytes) -> bytes:
+    return re.search(rb"^" + name + rb": .*?\r\n(?![ \t])", eml, re.M | re.S).group(0)
+
+
+def test_the_sample_message_passes(project, settings):
+    assert message_findings(settings) == []
+
+
+@pytest.mark.parametrize(
+    "edit, expected_id, words",
+    [
+        (lambda e: e.replace(header(e, b"Subject"), header(e, b"Subject") * 2, 1), "message.header-count", "Subject appears 2 times"),
+        (lambda e: e.replace(header(e, b"Date"), b"", 1), "message.header-count", "Date appears 0 times"),
+        (lambda e: e.replace(header(e, b"Message-ID"), b"", 1), "message.header-count", "Message-ID appears 0 times"),
+        (lambda e: e.replace(header(e, b"List-Unsubscribe"), header(e, b"List-Unsubscribe") * 2, 1), "message.header-count", "List-Unsubscribe appears 2 times"),
+        (lambda e: e.replace(b"List-Unsubscribe: <https://", b"List-Unsubscribe: <https://example.net/x>, <https://", 1), "message.list-unsubscribe", "exactly one https"),
+        (lambda e: e.replace(b"List-Unsubscribe: <https://", b"List-Unsubscribe: https://", 1), "message.list-unsubscribe", "angle brackets"),
+        (lambda e: e.replace(b"List-Unsubscribe=One-Click", b"One-Click", 1), "message.list-unsubscribe-post", "exactly 'List-Unsubscribe=One-Click'"),
+        (lambda e: e.replace(b"From: Kairos", b"From: a@b.org, Kairos", 1), "message.from", "exactly one address"),
+        (lambda e: e.replace(b"Subject: MDMA", "Subject: MDMA \u00e9".encode(), 1), "message.header-ascii", "Subject"),
+        (lambda e: e.replace(b'text/plain; charset="utf-8"', b'text/plain; charset="iso-8859-1"', 1), "message.charset", "iso-8859-1"),
+        (lambda e: e.replace(b"\r\n\r\nKairos Research Notes", b"\r\n\r\n" + b"x" * 1200 + b"\r\nKairos Research Notes", 1), "message.line-length", "1200 octets"),
+    ],
+)
+def test_header_and_wire_defects(project, settings, edit, expected_id, words):
+    found = message_findings(settings, edit)
+    assert {i for i, _ in found} == {expected_id}, found
+    assert any(words in message for _, message in found), found
+
+
+def test_parts_out_of_order_and_html_only(project, settings):
+    def swap(eml: bytes) -> bytes:
+        boundary = re.search(rb'boundary="([^"]+)"', eml).group(1)
+        head, *parts, tail = eml.split(b"--" + boundary)
+        return (b"--" + boundary).join([head, parts[1], parts[0], tail])
+
+    assert [i for i, _ in message_findings(settings, swap)] == ["message.structure"]
+    html_only = lambda e: e.replace(b"multipart/alternative", b"multipart/mixed", 1)  # noqa: E731
+    assert [i for i, _ in message_findings(settings, html_only)] == ["message.structure"]
+
+
+# --- SpamAssassin ---------------------------------------------------------------------------------
+
+
+def fake_spamassassin(folder: Path, score: float, rules: str) -> Path:
+    """A stand-in ``spamassassin`` printing the shape of a real ``-t`` report."""
+    folder.mkdir(exist_ok=True)
+    script = folder / "spamassassin"
+    report = [
+        f"X-Spam-Status: Yes, score={score} required=5.0 tests=GUARANTEED_100_PERCENT,",
+        "\tHTML_IMAGE_ONLY_24 autolearn=no version=4.0.1",
+        "",
+        f"Content analysis details:   ({score} points, 5.0 required)",
+        "",
+        " pts rule name              description",
+        "---- ---------------------- --------------------------------------------------",
+        rules,
+    ]
+    script.write_text("#!/bin/sh\ncat > /dev/null\ncat <<'EOF'\n" + "\n".join(report) + "\nEOF\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return folder
+
+
+@pytest.mark.parametrize("score, severity", [(5.5, "error"), (2.8, "warning"), (0.7, None)])
+def test_spamassassin_score_thresholds(project, settings, monkeypatch, score, severity):
+    rules = " 2.7 GUARANTEED_100_PERCENT   BODY: One hundred percent guaranteed\n 2.8 HTML_IMAGE_ONLY_24      BODY: HTML: images with 2000-2400 bytes of words"
+    monkeypatch.setenv("PATH", f"{fake_spamassassin(project / 'bin', score, rules)}{os.pathsep}{os.environ['PATH']}")
+    found = [f for f in run_checks(SAMPLE, settings).findings if f.id == "spam.score"]
+    assert [f.severity for f in found] == ([severity] if severity else [])
+    if severity:
+        assert f"scores {score:g}" in found[0].message and "HTML_IMAGE_ONLY_24 2.8, GUARANTEED_100_PERCENT 2.7" in found[0].message
+
+
+def test_spamassassin_absent_or_skipped_gives_no_finding(project, settings, monkeypatch):
+    from newsletter.checks import spamassassin_available
+
+    fake_spamassassin(project / "bin", 9.9, "")
+    monkeypatch.setenv("PATH", str(project / "empty"))
+    assert not spamassassin_available()
+    assert [f for f in run_checks(SAMPLE, settings).findings if f.id.startswith("spam.")] == []
+    monkeypatch.setenv("PATH", str(project / "bin"))
+    assert [f for f in run_checks(SAMPLE, settings, spamassassin=False).findings if f.id.startswith("spam.")] == []
+
+
+@pytest.mark.skipif(not shutil.which("spamassassin"), reason="spamassassin not installed (apt-get install spamassassin)")
+def test_real_spamassassin_scores_the_sample_below_the_warning_level(project, settings):
+    started = time.perf_counter()
+    found = run_checks(SAMPLE, settings).findings
+    assert [f for f in found if f.id.startswith("spam.")] == []
+    assert time.perf_counter() - started < 30
