@@ -557,9 +557,9 @@ def test_add_refuses_a_duplicate_in_another_case_and_resubscribe_is_recorded(con
     with pytest.raises(SubscriberError, match=r"already a subscriber \(unsubscribed\)") as caught:
         subs.add(conn, "kim@example.org", source="test")
     assert "--resubscribe" in caught.value.hint
-    sub = subs.add(conn, "kim@example.org", source="phone call", resubscribe=True)
-    assert sub.status == "active" and sub.email == "Kim@example.org"
-    assert subs.history(conn, sub.id)[-1].kind == "resubscribed"
+    sub = subs.add(conn, "kim@example.org", source="phone call", tags=["vip"], resubscribe=True)
+    assert (sub.status, sub.email, sub.tags) == ("active", "Kim@example.org", ("vip",))
+    assert [e.kind for e in subs.history(conn, sub.id)][-2:] == ["resubscribed", "tagged"]
 
 
 def test_add_rejects_an_invalid_address_with_its_reason(conn):

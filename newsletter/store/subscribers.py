@@ -207,6 +207,10 @@ def add(
         existing = find(conn, address.email)
         if existing is not None:
             _resubscribe(conn, existing, source=source, status=status, allowed=resubscribe)
+            new_tags = [t for t in clean_tags(tags) if t.lower() not in {x.lower() for x in existing.tags}]
+            if new_tags:
+                insert_tags(conn, existing.id, new_tags)
+                record_event(conn, existing.id, "tagged", source, ", ".join(new_tags))
             return get(conn, existing.id)
         if forgotten.contains(conn, address.key):
             if not resubscribe:
