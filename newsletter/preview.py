@@ -215,7 +215,7 @@ class PreviewServer(ThreadingHTTPServer):
         return f"http://{HOST}:{self.server_address[1]}/"
 
     def start(self, *, watch_files: bool = True) -> "PreviewServer":
-        self._spawn(self.serve_forever, "preview-http")
+        self._spawn(lambda: self.serve_forever(poll_interval=0.1), "preview-http")
         if watch_files:
             self._spawn(lambda: watch(self.preview, self._stop), "preview-watch")
         return self

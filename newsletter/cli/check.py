@@ -34,9 +34,9 @@ def check(
     else:
         for f in findings:
             typer.echo(f"{f.severity}  {f.location}  {f.id}  {f.message}")
-        typer.echo(_summary(findings))
         if spamassassin and result.compiled is not None and not spamassassin_available():
             typer.echo("Note: SpamAssassin is not installed, so the spam score was not checked (apt-get install spamassassin).")
+        typer.echo(_summary(findings))
     if result.failed:
         raise typer.Exit(1)
 
