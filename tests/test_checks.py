@@ -289,6 +289,11 @@ A trial found things.[^a] Another study too (PMID: 12ab34).
     ]
 
 
+def test_prose_about_dois_and_pmids_is_not_a_citation(project, settings):
+    path = write_issue(project, CLEAN_BODY + "\nPMIDs are numbers; for the doi: see the reference list. Reviewer Na Li.\n", reviewed_by="Na Li, MD")
+    assert findings(path, settings) == []
+
+
 def test_study_without_any_doi_or_pubmed_link_warns(project, settings):
     path = write_issue(project, "Intro.\n\nA new meta-analysis says sleep matters.\n")
     [f] = by_id(findings(path, settings), "citation.missing")

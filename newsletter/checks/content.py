@@ -13,13 +13,13 @@ from .htmlscan import collapse
 SUBJECT_MAX = 78
 SUBJECT_LONG = 60
 PREHEADER_RANGE = (40, 130)  # §3.4
-PLACEHOLDER_REVIEW_RE = re.compile(r"\b(pending|tbd|todo|tk|n/?a|to be confirmed)\b", re.I)
+PLACEHOLDER_REVIEW_RE = re.compile(r"\b(pending|tbd|todo|to be (?:confirmed|decided))\b|\bn/a\b", re.I)
 REPLY_PREFIX_RE = re.compile(r"^\s*(re|fwd?)\s*:", re.I)
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 DOI_URL_RE = re.compile(r"https?://(?:dx\.)?doi\.org/([^\s<>\"')\]]*)", re.I)
-DOI_TEXT_RE = re.compile(r"\bdoi:\s*([^\s<>\"')\]]+)", re.I)
+DOI_TEXT_RE = re.compile(r"\bdoi:\s*([^\s<>\"')\]]*\d[^\s<>\"')\]]*)", re.I)  # an id has digits
 PUBMED_URL_RE = re.compile(r"https?://(?:www\.)?(?:pubmed\.ncbi\.nlm\.nih\.gov|ncbi\.nlm\.nih\.gov/pubmed)/([^\s<>\"')\]?#]*)", re.I)
-PMID_TEXT_RE = re.compile(r"\bPMID:?\s*([^\s<>\"')\],;]+)")
+PMID_TEXT_RE = re.compile(r"\bPMID\b:?\s*([A-Za-z0-9-]*\d[A-Za-z0-9-]*)")
 EVIDENCE_WORD_RE = re.compile(r"\b(stud(?:y|ies)|trials?|meta-analys[ie]s|systematic reviews?|RCTs?)\b", re.I)
 CITATION_RE = re.compile(r"doi\.org/|\bdoi:|pubmed\.ncbi\.nlm\.nih\.gov|\bPMID\b", re.I)
 LEFTOVERS = (
