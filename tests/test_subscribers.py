@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from newsletter.addresses import InvalidAddress, normalize_email
+from newsletter.addresses import InvalidAddress, domain_checks_cached, normalize_email
 from newsletter.errors import SubscriberError
 from newsletter.importer import import_file, read_import
 from newsletter.store import subscriber_admin as admin
@@ -156,6 +157,32 @@ def test_addresses_are_trimmed_domain_lowercased_and_compared_without_case():
     assert normalize_email("x@BÜCHER.de").key == "x@bücher.de"
     with pytest.raises(InvalidAddress, match="'bob@' is not a valid email address"):
         normalize_email("bob@")
+
+
+TRICKY = [
+    "a@example.org", "A@EXAMPLE.ORG", "x@xn--bcher-kva.de", "x@BÜCHER.de", "a@localhost", "a@b", "a@test",
+    "a@-bad.com", "a@ab--cd.com", "a@exam_ple.com", "a@" + "x" * 64 + ".com", "a@1.2.3.4", "a@[1.2.3.4]",
+    "a@example.123", "postmaster@Example.org", "\u00e9@example.org", "a@example.org.",
+]  # fmt: skip
+
+
+def _outcomes(addresses: list[str]) -> list[str]:
+    found = []
+    for text in addresses:
+        try:
+            found.append(normalize_email(text).email)
+        except InvalidAddress as err:
+            found.append(str(err))
+    return found
+
+
+def test_caching_domain_checks_during_an_import_changes_no_result():
+    plain = _outcomes(TRICKY)
+    with domain_checks_cached():
+        cached_twice = _outcomes(TRICKY + TRICKY)
+    assert cached_twice == plain + plain
+    assert _outcomes(TRICKY) == plain  # and it is undone afterwards
+    assert not hasattr(sys.modules["email_validator.validate_email"].validate_email_domain_name, "cache_info")
 
 
 # --- importing each format ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .subscribers import SUPPRESSED, clean_tags, now_iso
 _CHUNK = 500  # keys per IN (...) lookup
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """One valid, de-duplicated row of an import file."""
 
@@ -48,7 +48,7 @@ class ImportCounts:
     kept_suppressed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Current:
     id: int
     first_name: str
@@ -222,22 +222,19 @@ def existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
 
 def _load_current(conn: sqlite3.Connection, keys: list[str]) -> dict[str, _Current]:
     """The existing records for these keys, looked up in chunks (the list may be far larger)."""
-    rows: dict[str, sqlite3.Row] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: this reads up to one row per line of the file
+    rows: dict[str, tuple] = {}
     for part in _batches(keys, _CHUNK):
         marks = ",".join("?" * len(part))
-        sql = f"SELECT id, email_key, first_name, last_name, status FROM subscribers WHERE email_key IN ({marks})"
-        for row in conn.execute(sql, part):
-            rows[row["email_key"]] = row
+        sql = f"SELECT email_key, id, first_name, last_name, status FROM subscribers WHERE email_key IN ({marks})"
+        rows.update((row[0], row[1:]) for row in cursor.execute(sql, part))
     tags: dict[int, set[str]] = {}
-    ids = [row["id"] for row in rows.values()]
-    for part in _batches(ids, _CHUNK):
+    for part in _batches([row[0] for row in rows.values()], _CHUNK):
         marks = ",".join("?" * len(part))
-        for sub_id, tag in conn.execute(f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks})", part):
+        for sub_id, tag in cursor.execute(f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks})", part):
             tags.setdefault(sub_id, set()).add(tag.lower())
-    return {
-        key: _Current(r["id"], r["first_name"], r["last_name"], r["status"], frozenset(tags.get(r["id"], ())))
-        for key, r in rows.items()
-    }
+    return {key: _Current(*row, frozenset(tags.get(row[0], ()))) for key, row in rows.items()}
 
 
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
