@@ -131,11 +131,11 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
     text, encoding = _decode(path)
     delimiter = _delimiter(path, text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = _header(path, next(reader, None))
+    header = _header(path, next((row for row in reader if any(c.strip() for c in row)), None))
     where = _locate(tuple(_normal(h) for h in header))
     if "email" not in where:
         raise SubscriberError(
-            f"{path}:1: no email column (columns: {', '.join(header) or 'none'})",
+            f"{path}:{reader.line_num}: no email column (columns: {', '.join(header) or 'none'})",
             hint="Name the address column 'email' or 'Email Address'.",
         )
     by_key: dict[str, Incoming] = {}
@@ -202,7 +202,7 @@ def _decode(path: Path) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1252"), "windows-1252"
+        return data.removeprefix(b"\xef\xbb\xbf").decode("cp1252"), "windows-1252"
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise SubscriberError(

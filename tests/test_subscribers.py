@@ -325,6 +325,12 @@ def test_unusable_files_are_one_located_error(tmp_path, content, message):
     assert caught.value.hint
 
 
+def test_blank_lines_before_the_header_are_skipped_and_lines_still_count(tmp_path):
+    parsed = read_import(write_csv(tmp_path / "f.csv", "\n\nemail\nok@example.org\nbad@\n"))
+    assert [r.email for r in parsed.rows] == ["ok@example.org"]
+    assert [r.line for r in parsed.rejected] == [5]
+
+
 def test_a_missing_file_is_an_error_with_a_hint(tmp_path):
     with pytest.raises(SubscriberError, match="file not found") as caught:
         read_import(tmp_path / "nope.csv")
@@ -571,6 +577,7 @@ def test_mark_suppressed_bounced_and_complained(conn):
     assert [e.kind for e in subs.history(conn, subs.get(conn, "y@example.org").id)][-2:] == ["bounced", "complained"]
     with pytest.raises(SubscriberError, match="cannot mark"):
         subs.mark_suppressed(conn, "x@example.org", "active", source="postmark")
+    assert subs.mark_suppressed(conn, 999, "bounced", source="postmark") is False  # erased since the send
 
 
 # --- records by hand ------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from .db import register_migration, transaction
 
 STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
 SUPPRESSED = frozenset({"unsubscribed", "bounced", "complained"})
-MAILABLE = "active"
 
 SCHEMA = """
 CREATE TABLE subscribers (
@@ -248,12 +247,13 @@ def mark_suppressed(
     conn: sqlite3.Connection, email_or_id: str | int, status: str, *, source: str, detail: str | None = None
 ) -> bool:
     """Record a bounce or complaint reported by a provider. ``complained`` overrides any status;
-    ``bounced`` only replaces active/pending. Returns whether the status changed."""
+    ``bounced`` only replaces active/pending. Returns whether the status changed. A subscriber
+    no longer in the list (erased since the send) is ignored: there is nobody left to suppress."""
     if status not in ("bounced", "complained"):
         raise SubscriberError(f"{where(conn)}: cannot mark a subscriber '{status}'", hint="Use 'bounced' or 'complained'.")
     with transaction(conn):
-        sub = get(conn, email_or_id)
-        if sub.status == status:
+        sub = find(conn, email_or_id)
+        if sub is None or sub.status == status:
             return False
         if sub.status in SUPPRESSED and status != "complained":
             record_event(conn, sub.id, status, source, _join(detail, f"status stays {sub.status}"))
@@ -277,7 +277,7 @@ def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
         text = raw.strip()
         if any(mark in text for mark in ",;"):
             raise SubscriberError(
-                f"tags: '{text}' contains a comma or semicolon", hint="CSV files separate tags with , or ;: choose another name."
+                f"tags: '{text}' contains a comma or semicolon", hint="CSV files separate tags with , or ; so choose a name without them."
             )
         if text and text.lower() not in seen:
             seen[text.lower()] = text
