@@ -326,7 +326,9 @@ def test_unusable_files_are_one_located_error(tmp_path, content, message):
 
 
 def test_blank_lines_before_the_header_are_skipped_and_lines_still_count(tmp_path):
-    parsed = read_import(write_csv(tmp_path / "f.csv", "\n\nemail\nok@example.org\nbad@\n"))
+    path = tmp_path / "f.csv"
+    path.write_text("\n\nemail\nok@example.org\nbad@\n", encoding="utf-8")
+    parsed = read_import(path)
     assert [r.email for r in parsed.rows] == ["ok@example.org"]
     assert [r.line for r in parsed.rejected] == [5]
 
