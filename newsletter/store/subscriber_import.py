@@ -83,7 +83,8 @@ def apply_import(
     """Merge ``rows`` into the list atomically; ``progress(rows_written)`` runs after each batch
     (an exception raised there, or anywhere, rolls everything back). ``dry_run`` only counts."""
     extra = clean_tags(tags)
-    with transaction(conn):  # IMMEDIATE: nobody can unsubscribe between our read and our write
+    # IMMEDIATE (the write lock first): nobody can unsubscribe between our read and our write.
+    with transaction(conn, immediate=not dry_run):
         plan = _plan(conn, rows, extra)
         if not dry_run:
             _write(conn, plan, source=source, at=now_iso(), progress=progress, batch=max(1, batch))
