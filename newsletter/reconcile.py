@@ -4,6 +4,10 @@ Where the provider can search its accepted messages (Postmark's outbound message
 outbox's folder), rows it reports become ``accepted``; rows it reliably does not have (searched
 after a grace period, since a search index may lag) become ``pending`` again and are sent; the
 rest stay ``unknown``. Without a search, only an idempotent provider may resend them.
+
+The grace period must outlast both the search index's lag and the time a provider may still
+process a request after the client stopped waiting for it (a reply slower than the read timeout
+is often handled anyway): "absent" before then is not reliable, and a resend would duplicate.
 """
 
 from __future__ import annotations

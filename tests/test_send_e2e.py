@@ -28,6 +28,7 @@ from fakes.smtp import FakeSmtp
 from newsletter.config import load_settings
 from newsletter.importer import import_file
 from newsletter.send import send_status
+from newsletter.store import ledger
 from newsletter.store.db import open_db
 
 pytestmark = pytest.mark.slow
@@ -79,10 +80,12 @@ def _kill_and_rerun(project: Path, env: dict, seed: int, kills: int = 4) -> list
     return outputs
 
 
-def _assert_exactly_once(project: Path, received: Counter) -> None:
+def _assert_exactly_once(project: Path, received: Counter, *, max_unknown: int) -> None:
     settings = load_settings(project / "newsletter.toml")
     conn = open_db(settings.database)
     report = send_status(conn, SLUG, limit=10_000)
+    send = ledger.find_send(conn, SLUG)
+    accepted = {d.email.lower() for d in ledger.rows_in_state(conn, send, "accepted")}
     unknown = {d.email.lower() for d in report.unknown}
     assert report.counts["pending"] == 0 and report.counts["sending"] == 0, report.counts
     duplicates = {a: n for a, n in received.items() if n > 1}
@@ -90,8 +93,9 @@ def _assert_exactly_once(project: Path, received: Counter) -> None:
     assert not [a for a in received if a.startswith("gone")], "a suppressed subscriber received mail"
     missing = {f"reader{i}@example.com" for i in range(ACTIVE)} - set(received)
     assert missing <= unknown, f"lost without a record: {sorted(missing - unknown)[:5]}"
-    assert report.counts["accepted"] == len(received)
-    assert len(unknown) <= 50, f"too many unknown: {len(unknown)}"
+    assert accepted <= set(received), f"recorded as accepted but never received: {sorted(accepted - set(received))[:5]}"
+    assert set(received) - accepted <= unknown  # delivered but in doubt: listed by `status`
+    assert len(unknown) <= max_unknown, f"too many unknown: {len(unknown)}"
 
 
 @pytest.fixture
@@ -120,7 +124,7 @@ def test_outbox_survives_sigkill(e2e_project: Path) -> None:
     for path in folder.glob("*.eml"):
         msg = message_from_bytes(path.read_bytes(), policy=default_policy)
         received[msg["To"].addresses[0].addr_spec.lower()] += 1
-    _assert_exactly_once(e2e_project, received)
+    _assert_exactly_once(e2e_project, received, max_unknown=0)
     assert len(received) == ACTIVE  # the outbox can always say what it wrote: nothing unknown
 
 
@@ -129,18 +133,23 @@ def test_smtp_survives_sigkill(e2e_project: Path) -> None:
         _configure(e2e_project, "smtp", f'[providers.smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\nworkers = 4\n')
         _kill_and_rerun(e2e_project, _env(), seed=2)
         received = Counter(rcpt.lower() for rcpts, _ in smtp.received for rcpt in rcpts)
-    _assert_exactly_once(e2e_project, received)
+    # SMTP cannot be asked what it accepted: each kill may leave the in-flight batches
+    # (workers x batch_size = 4 x 10) unknown, and they are reported, never resent.
+    _assert_exactly_once(e2e_project, received, max_unknown=4 * 4 * 10)
 
 
 def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
     with FakePostmark(token=TOKEN, latency=0.05) as fake:
+        # A slow reply is handled by the server after the client gave up (2.5 s > the 1.5 s read
+        # timeout): the grace period must outlast that, or "absent" in a search is not reliable.
         fake.random_faults(RandomFaults(rate_429=0.05, rate_500=0.05, slow_rate=0.04, slow_seconds=2.5, drop_rate=0.03, seed=7))
         _configure(
             e2e_project, "postmark",
             f'[providers.postmark]\nbase_url = "{fake.url}"\nmessage_stream = "broadcast"\nbatch_size = 50\n'
-            f"timeout = [2, 1.5]\nreconcile_grace_seconds = 0\nbackoff_base = 0.2\nworkers = 4\n",
+            f"timeout = [2, 1.5]\nreconcile_grace_seconds = 5\nbackoff_base = 0.2\nworkers = 4\n",
         )
         outputs = _kill_and_rerun(e2e_project, _env(POSTMARK_SERVER_TOKEN=TOKEN), seed=3)
         assert TOKEN not in "".join(outputs)
         received = Counter(fake.per_recipient)
-    _assert_exactly_once(e2e_project, received)
+    # The search answers for almost everything; only what it could not be asked about stays.
+    _assert_exactly_once(e2e_project, received, max_unknown=50)

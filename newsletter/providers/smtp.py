@@ -2,7 +2,8 @@
 company server, a local MTA).
 
 ``[providers.smtp]``: ``host``, ``port`` (587), ``security`` (``starttls`` | ``ssl`` | ``none``),
-``timeout`` (seconds, 30), ``local_hostname`` (optional), ``batch_size`` (50). Credentials only
+``timeout`` (seconds, 30), ``local_hostname`` (optional), ``batch_size`` (10: SMTP cannot be asked what it accepted, so a crash leaves a whole
+in-flight batch unknown; small batches keep that few). Credentials only
 from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
 
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
@@ -64,7 +65,7 @@ class SmtpProvider:
         self.port = int(options.get("port", DEFAULT_PORTS[self.security]))
         self.timeout = float(options.get("timeout", 30))
         self.local_hostname = options.get("local_hostname")
-        self.max_batch = int(options.get("batch_size", 50))
+        self.max_batch = int(options.get("batch_size", 10))
         if not 1 <= self.max_batch <= 1000:
             raise ConfigError("[providers.smtp] batch_size must be between 1 and 1000")
         self._username = env.get("SMTP_USERNAME") or None
