@@ -287,3 +287,14 @@ def test_missing_credentials_fail_before_anything_is_written(settings, conn, fak
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET"):
         plan_send(SendRequest(ISSUE), postmark_settings(settings, fake), conn, env={"POSTMARK_SERVER_TOKEN": TOKEN})
     assert ledger.find_send(conn, "2026-11-mdma-assisted-therapy") is None
+
+
+def test_forget_erases_the_address_from_the_ledger_too(settings, conn):
+    add_people(conn, 2)
+    run(settings, conn, env={})
+    from newsletter.store.subscriber_admin import forget
+
+    forget(conn, "r1@example.com")
+    emails = [row[0] for row in conn.execute("SELECT email FROM deliveries ORDER BY subscriber_id")]
+    assert emails == ["r0@example.com", "(erased)"]
+    assert not conn.execute("SELECT 1 FROM deliveries WHERE email LIKE '%r1@%'").fetchall()

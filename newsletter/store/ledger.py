@@ -22,6 +22,7 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import SendError
 from ..models import Recipient, SendResult
 from .db import register_migration, transaction
+from .subscriber_admin import register_erasure_hook
 
 STATES = ("pending", "sending", "accepted", "rejected", "unknown", "skipped")
 LOCK_STALE_SECONDS = 120  # a holder on another host that has not beaten for this long is gone
@@ -255,6 +256,17 @@ def interrupted_to_unknown(conn: sqlite3.Connection, send: SendRecord) -> int:
             (now_iso(), send.id),
         )
     return cur.rowcount
+
+
+def erase_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> None:
+    """``subscribers forget``: the ledger keeps that a copy went out, not to whom."""
+    conn.execute(
+        "UPDATE deliveries SET email = '(erased)', first_name = '', error_detail = NULL WHERE subscriber_id = ?",
+        (subscriber_id,),
+    )
+
+
+register_erasure_hook(erase_subscriber)
 
 
 # --- lock -------------------------------------------------------------------------------------
