@@ -133,6 +133,17 @@ def test_template_and_config_changes_reload(project, server):
         events.close()
 
 
+def test_issue_broken_from_the_start_shows_only_the_error(project):
+    edit(project / ISSUE, "title: ", "titel: ")
+    srv = open_preview(ISSUE, project / "newsletter.toml", port=0, watch_files=False)
+    try:
+        page = get(srv, "/")[2]
+        assert "unknown key &#x27;titel&#x27; (did you mean &#x27;title&#x27;?)" in page and "<iframe" not in page
+        assert get(srv, "/email.html")[0] == 404
+    finally:
+        srv.close()
+
+
 def test_busy_port_is_a_clear_error(project, server):
     with pytest.raises(PreviewError) as err:
         open_preview(ISSUE, project / "newsletter.toml", port=server.server_address[1], watch_files=False)
