@@ -3,7 +3,7 @@
 #   bash scripts/test.sh [pytest arguments]
 # A virtual environment in .venv (Debian's Python refuses system-wide pip installs, PEP 668);
 # Chromium and SpamAssassin from Debian's packages when we may install them (root with apt-get):
-# without Chromium the one browser test is skipped and says so; without SpamAssassin its check is.
+# without Chromium the browser tests are skipped and say so; without SpamAssassin its check is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
