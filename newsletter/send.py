@@ -62,7 +62,9 @@ class SendPlan:
 
     @property
     def needs_confirmation(self) -> bool:
-        return self.provider != "outbox"
+        """A real provider and someone to send to (a run that only settles in-doubt rows, or
+        the outbox, which writes local files, needs no confirmation)."""
+        return self.provider != "outbox" and self.recipients > 0
 
 
 @dataclass

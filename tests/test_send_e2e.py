@@ -153,3 +153,25 @@ def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
         received = Counter(fake.per_recipient)
     # The search answers for almost everything; only what it could not be asked about stays.
     _assert_exactly_once(e2e_project, received, max_unknown=50)
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_continues(e2e_project: Path) -> None:
+    with FakePostmark(token=TOKEN, latency=0.05) as fake:
+        _configure(
+            e2e_project, "postmark",
+            f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 2\nreconcile_grace_seconds = 0\n',
+        )
+        env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
+        proc = _send(e2e_project, env)
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out.decode()
+        assert "pending" in out.decode() and "Traceback" not in out.decode()
+        first = sum(fake.per_recipient.values())
+        assert 0 < first < ACTIVE
+        final = _send(e2e_project, env)
+        final.communicate(timeout=120)
+        assert final.returncode == 0
+        received = Counter(fake.per_recipient)
+    _assert_exactly_once(e2e_project, received, max_unknown=0)
