@@ -16,7 +16,6 @@ import dataclasses
 import os
 import resource
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..markdown import UNDEFINED_FOOTNOTE_RE, _parser  # the exact parser the build uses
+from ..markdown import UNDEFINED_FOOTNOTE_RE, parser  # the exact parser the build uses
 from ..models import Finding, Issue
 from .context import finding
 
@@ -20,7 +20,7 @@ def scan_footnotes(issue: Issue) -> tuple[list[Finding], Issue]:
     """Findings for undefined and unused footnotes, and the issue with them blanked out."""
     lines = issue.body.splitlines(keepends=True)
     env: dict = {}
-    tokens = _parser().parse(issue.body, env)
+    tokens = parser().parse(issue.body, env)
     out: list[Finding] = []
     for label, index in _undefined(tokens, lines):
         out.append(
