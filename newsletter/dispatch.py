@@ -166,8 +166,11 @@ class Dispatcher:
         keep, skipped = [], []
         for r in rows:
             (keep if current.get(r.subscriber_id) == "active" else skipped).append(r)
+        by_status: dict[str, list[int]] = {}
         for r in skipped:
-            ledger.set_state(self.conn, [r.id], "skipped", f"not active at send time ({current.get(r.subscriber_id, 'deleted')})")
+            by_status.setdefault(current.get(r.subscriber_id, "erased"), []).append(r.id)
+        for status, ids in by_status.items():
+            ledger.set_state(self.conn, ids, "skipped", f"not active at send time ({status})")
         self.stats.skipped += len(skipped)
         self.on_progress(len(skipped))
         messages, sendable, refused = [], [], []
