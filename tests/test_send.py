@@ -298,3 +298,15 @@ def test_forget_erases_the_address_from_the_ledger_too(settings, conn):
     emails = [row[0] for row in conn.execute("SELECT email FROM deliveries ORDER BY subscriber_id")]
     assert emails == ["r0@example.com", "(erased)"]
     assert not conn.execute("SELECT 1 FROM deliveries WHERE email LIKE '%r1@%'").fetchall()
+
+
+def test_resend_to_new_leaves_out_old_subscribers_who_were_not_active_then(settings, conn):
+    add_people(conn, 2)
+    subscribers.unsubscribe(conn, "r1@example.com", source="test")
+    run(settings, conn, env={})
+    subscribers.add(conn, "r1@example.com", source="test", resubscribe=True)  # came back, but not new
+    add_people(conn, 1, prefix="late")
+    report = run(settings, conn, SendRequest(ISSUE, resend_to_new=True), env={})
+    assert report.run.accepted == 1
+    names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
+    assert [n for n in names if "late0" in n] and not [n for n in names if "r1@" in n]

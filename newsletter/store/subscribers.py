@@ -151,7 +151,12 @@ def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
 
 
 def iter_active(
-    conn: sqlite3.Connection, include_tags: Sequence[str] = (), exclude_tags: Sequence[str] = (), *, chunk: int = 1000
+    conn: sqlite3.Connection,
+    include_tags: Sequence[str] = (),
+    exclude_tags: Sequence[str] = (),
+    *,
+    chunk: int = 1000,
+    joined_after: str | None = None,
 ) -> Iterator[Recipient]:
     """Stream the active subscribers of a segment in id order, ``chunk`` rows per query.
 
@@ -160,6 +165,9 @@ def iter_active(
     between chunks, so the caller may write to the database while iterating.
     """
     clauses, params = ["s.status = 'active'", "s.id > ?"], []
+    if joined_after is not None:  # ``send --resend-to-new``: only who joined after the send began
+        clauses.append("s.created_at > ?")
+        params.append(joined_after)
     if include_tags:
         marks = ",".join("?" * len(include_tags))
         clauses.append(f"EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
