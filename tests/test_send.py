@@ -96,6 +96,7 @@ def test_second_send_is_refused_and_resend_to_new_only_adds_newcomers(settings, 
     with pytest.raises(SendError, match="already sent"):
         plan_send(SendRequest(ISSUE), settings, conn, env={})
     add_people(conn, 2, prefix="new")
+    conn.execute("UPDATE subscribers SET created_at = '2999-01-01T00:00:00Z' WHERE email LIKE 'new%'")  # joined later
     report = run(settings, conn, SendRequest(ISSUE, resend_to_new=True), env={})
     assert report.run.accepted == 2 and report.counts["accepted"] == 5
     names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
@@ -306,6 +307,9 @@ def test_resend_to_new_leaves_out_old_subscribers_who_were_not_active_then(setti
     run(settings, conn, env={})
     subscribers.add(conn, "r1@example.com", source="test", resubscribe=True)  # came back, but not new
     add_people(conn, 1, prefix="late")
+    # Join times have whole seconds and this test runs within one: set them apart explicitly.
+    conn.execute("UPDATE subscribers SET created_at = '2000-01-01T00:00:00Z' WHERE email LIKE 'r%'")
+    conn.execute("UPDATE subscribers SET created_at = '2999-01-01T00:00:00Z' WHERE email LIKE 'late%'")
     report = run(settings, conn, SendRequest(ISSUE, resend_to_new=True), env={})
     assert report.run.accepted == 1
     names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
