@@ -2,9 +2,10 @@
 company server, a local MTA).
 
 ``[providers.smtp]``: ``host``, ``port`` (587), ``security`` (``starttls`` | ``ssl`` | ``none``),
-``timeout`` (seconds, 30), ``local_hostname`` (optional), ``batch_size`` (10: SMTP cannot be asked what it accepted, so a crash leaves a whole
-in-flight batch unknown; small batches keep that few). Credentials only
-from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
+``timeout`` (seconds, 30), ``local_hostname`` (optional), ``ca_file`` (optional: a PEM CA for a
+relay whose certificate a private CA signed), ``batch_size`` (10: SMTP cannot be asked what it
+accepted, so a crash leaves a whole in-flight batch unknown; small batches keep that few).
+Credentials only from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
 
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
 and reopened once if the server hung up before a message's DATA). A batch is sent one message
@@ -65,6 +66,8 @@ class SmtpProvider:
         self.port = int(options.get("port", DEFAULT_PORTS[self.security]))
         self.timeout = float(options.get("timeout", 30))
         self.local_hostname = options.get("local_hostname")
+        # A relay with a certificate from a private CA (a company relay): trust that CA too.
+        self.ca_file = str(options["ca_file"]) if options.get("ca_file") else None
         self.max_batch = int(options.get("batch_size", 10))
         if not 1 <= self.max_batch <= 1000:
             raise ConfigError("[providers.smtp] batch_size must be between 1 and 1000")
@@ -184,8 +187,7 @@ class SmtpProvider:
     def _open(self) -> smtplib.SMTP:
         try:
             if self.security == "ssl":
-                context = ssl.create_default_context()
-                return smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout, context=context)
+                return smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout, context=self._tls_context())
             return smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
         except ssl.SSLCertVerificationError as err:
             raise self._tls_error(err) from err
@@ -198,7 +200,7 @@ class SmtpProvider:
         try:
             conn.ehlo()
             if self.security == "starttls":
-                conn.starttls(context=ssl.create_default_context())
+                conn.starttls(context=self._tls_context())
                 conn.ehlo()
             if self._username:
                 conn.login(self._username, self._password)
@@ -217,10 +219,17 @@ class SmtpProvider:
         except (smtplib.SMTPException, OSError) as err:
             raise ProviderUnavailable(f"{self.where}: connection setup failed: {err}") from err
 
+    def _tls_context(self) -> ssl.SSLContext:
+        """Certificates and host names are always verified (against ``ca_file`` when given)."""
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(f"[providers.smtp] ca_file '{self.ca_file}': cannot load it: {err}", hint="Give the path of a PEM file with the CA certificate.") from err
+
     def _tls_error(self, err: ssl.SSLCertVerificationError) -> ProviderRequestError:
         return ProviderRequestError(
             f"{self.where}: TLS certificate check failed: {err.verify_message}",
-            hint="Check [providers.smtp] host: it must match the server's certificate.",
+            hint="Check [providers.smtp] host: it must match the server's certificate (a private CA: set ca_file).",
         )
 
     def _reset(self) -> None:
