@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 from .build import compile_issue
 from .config import Settings
 from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
-from .errors import ConfigError, NewsletterError, SendError
+from .errors import ConfigError, SendError
 from .models import CompiledIssue, Finding, Recipient, SendResult
 from .personalize import Personalizer
 from .providers.base import Provider, create_provider
@@ -296,4 +296,4 @@ def send_status(conn, issue_slug: str, *, limit: int = 200) -> StatusReport:
     return StatusReport(send, ledger.counts(conn, send), ledger.rows_in_state(conn, send, "rejected", limit=limit), ledger.rows_in_state(conn, send, "unknown", limit=limit))
 
 
-__all__ = ["SendRequest", "SendPlan", "SendReport", "plan_send", "execute_send", "send_test", "send_status", "NewsletterError"]
+__all__ = ["SendRequest", "SendPlan", "SendReport", "plan_send", "execute_send", "send_test", "send_status"]
