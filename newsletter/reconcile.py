@@ -12,16 +12,19 @@ is often handled anyway): "absent" before then is not reliable, and a resend wou
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
 
-from .errors import ProviderError
+from .errors import ProviderDeliveryUnknown, ProviderError, ProviderRateLimited, ProviderUnavailable
 from .models import SendResult
 from .providers.base import Provider
 from .store import ledger
 from .store.ledger import SendRecord
 
 WINDOW_MARGIN = timedelta(minutes=5)
+SEARCH_ATTEMPTS = 4  # a search is a read: retrying it is always safe
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,17 @@ class ReconcileReport:
     error: str | None = None  # the search failed; rows left as they were
 
 
-def reconcile(conn, send: SendRecord, provider: Provider, *, grace_seconds: float, now: datetime | None = None) -> ReconcileReport:
+def reconcile(
+    conn, send: SendRecord, provider: Provider, *, grace_seconds: float, now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReconcileReport:
     rows = ledger.rows_in_state(conn, send, "unknown")
     if not rows:
         return ReconcileReport()
     now = now or datetime.now(timezone.utc)
     stamps = [ledger.parse_iso(r.sending_at) if r.sending_at else now for r in rows]
     try:
-        records = provider.search_accepted(send.issue_slug, min(stamps) - WINDOW_MARGIN, now + WINDOW_MARGIN)
+        records = _search(provider, send.issue_slug, min(stamps) - WINDOW_MARGIN, now + WINDOW_MARGIN, sleep)
     except ProviderError as err:
         return ReconcileReport(still_unknown=len(rows), error=err.message)
     if records is None:
@@ -69,3 +75,16 @@ def reconcile(conn, send: SendRecord, provider: Provider, *, grace_seconds: floa
     if absent:
         ledger.set_state(conn, absent, "pending", "not found at the provider after the grace period: resending")
     return ReconcileReport(found=len(accepted), absent=len(absent), still_unknown=len(waiting), waiting=max(waiting, default=0.0))
+
+
+def _search(provider: Provider, tag: str, since: datetime, until: datetime, sleep: Callable[[float], None]) -> Iterable | None:
+    """The provider's search, retried through passing failures (429, 5xx, a dropped answer)."""
+    for attempt in range(1, SEARCH_ATTEMPTS + 1):
+        try:
+            return provider.search_accepted(tag, since, until)
+        except (ProviderRateLimited, ProviderUnavailable, ProviderDeliveryUnknown) as err:
+            if attempt == SEARCH_ATTEMPTS:
+                raise
+            wait = getattr(err, "retry_after", None)
+            sleep(min(wait if wait is not None else 2.0 ** (attempt - 1), 30.0))
+    return None

@@ -176,7 +176,7 @@ def execute_send(
         # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
         grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
         batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
-        reports = [reconcile(conn, send, probe, grace_seconds=grace)]
+        reports = [reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)]
         on_start(ledger.counts(conn, send)["pending"])
         dispatcher = Dispatcher(
             conn, send, personalizer, factory,
@@ -204,12 +204,12 @@ def _settle_in_doubt(conn, send, probe, dispatcher, grace, clock, limit, on_note
     reports: list[ReconcileReport] = []
     if limit is not None or not ledger.counts(conn, send)["unknown"]:
         return reports
-    report = reconcile(conn, send, probe, grace_seconds=grace)
+    report = reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)
     reports.append(report)
     if report.still_unknown and 0 < report.waiting <= MAX_FINAL_WAIT_SECONDS:
         on_note(f"waiting {report.waiting:.0f} s before asking {probe.name} about {report.still_unknown} in-doubt recipient(s)")
         clock.sleep(report.waiting)
-        reports.append(reconcile(conn, send, probe, grace_seconds=grace))
+        reports.append(reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep))
     if ledger.counts(conn, send)["pending"]:
         dispatcher.run(None)
     return reports

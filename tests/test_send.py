@@ -314,3 +314,16 @@ def test_resend_to_new_leaves_out_old_subscribers_who_were_not_active_then(setti
     assert report.run.accepted == 1
     names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
     assert [n for n in names if "late0" in n] and not [n for n in names if "r1@" in n]
+
+
+def test_a_failing_search_is_retried_before_rows_are_left_unknown(settings, conn, fake):
+    add_people(conn, 10)
+    fake.script(Fault(hang=2.5, path="/email/batch"))
+    fake.script(Fault.status(429, {"ErrorCode": 429, "Message": "slow down"}, {"Retry-After": "3"}, path="/messages/outbound"))
+    fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "oops"}, path="/messages/outbound"))
+    sleeper = FakeSleep()
+    report = run(postmark_settings(settings, fake, workers=1), conn, clock=sleeper.clock())
+    assert report.ok and report.counts["accepted"] == 10
+    assert sum(r.found for r in report.reconciled) == 10
+    assert 3 in sleeper.calls  # the search's Retry-After was honoured
+    assert sorted(fake.per_recipient.values()) == [1] * 10
