@@ -61,7 +61,6 @@ class RunStats:
     unknown: int = 0
     skipped: int = 0
     requeued: int = 0  # given back to pending (never reached the provider)
-    bytes_sent: int = 0
     stopped_by: ProviderError | None = None  # auth / invalid request / too many failures
     interrupted: bool = False
 
@@ -219,7 +218,6 @@ class Dispatcher:
             self.stats.unknown += len(rest)
         if outcomes:
             ledger.record_results(self.conn, outcomes)
-        self.stats.bytes_sent += sum(len(m.html) + len(m.text) for m in out.job.messages[:done])
         failure = out.fatal or out.gave_up
         if failure is not None and rest and out.unknown is None:
             self._requeue(rest, failure.message)

@@ -42,10 +42,8 @@ class Theme:
     text: str
     link: str
     accent: str
-    muted: str = "#4a5560"
     rule: str = "#d8d2c4"
     code_bg: str = "#efeae0"
-    font: str = "Georgia, 'Times New Roman', serif"
     heading_font: str = "'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
