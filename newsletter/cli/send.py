@@ -140,7 +140,7 @@ def _print_report(report) -> None:
     rate = (run.accepted / report.elapsed) if report.elapsed else 0
     console.print(f"This run: {run.accepted:,} accepted, {run.rejected:,} rejected, {run.unknown:,} unknown, {run.skipped:,} skipped in {report.elapsed:.1f} s ({rate:,.0f}/s)")
     if run.requeued:
-        console.print(f"{run.requeued:,} recipient(s) went back to pending: the provider never got them (see the error below).")
+        console.print(f"{run.requeued:,} recipient(s) went back to pending: the provider never got them, so the next run sends them.")
     for r in report.reconciled:
         if r.found or r.absent:
             console.print(f"Reconciled with {report.provider}: {r.found} found (accepted), {r.absent} not found (sent again)")
