@@ -73,8 +73,8 @@ def in_process(issue_path: Path, runs: int):
     settings = load_settings(REPO / "newsletter.toml", env={})
     config_time = time.perf_counter() - start
 
-    from newsletter.issue import load_issue
-    from newsletter.render import render_issue
+    from newsletter.build.issue import load_issue
+    from newsletter.build.render import render_issue
 
     start = time.perf_counter()
     compiled = render_issue(load_issue(issue_path), settings)
@@ -91,9 +91,9 @@ def in_process(issue_path: Path, runs: int):
     line("warm load + render + compile", samples, f"   target < 30 ms: {'met' if med < 0.030 else 'NOT met'}")
 
     # Per stage, on the same inputs.
-    from newsletter import render as render_mod
-    from newsletter.markdown import Theme, render_body
-    from newsletter.render import compile_mjml
+    from newsletter.build import render as render_mod
+    from newsletter.build.markdown import Theme, render_body
+    from newsletter.build.render import compile_mjml
 
     issue = load_issue(issue_path)
     theme = Theme(text=settings.brand.text_color, link=settings.brand.link_color, accent=settings.brand.primary_color)

@@ -22,7 +22,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from newsletter.importer import import_file, read_import
+from newsletter.lists.importer import import_file, read_import
 from newsletter.store.db import open_db
 from newsletter.store.subscriber_import import Incoming, apply_import
 from newsletter.store.subscribers import iter_active

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.issue import ALL_KEYS, load_issue
+from newsletter.build.issue import ALL_KEYS, load_issue
 
 SAMPLE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"

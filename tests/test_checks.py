@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import compile_issue, sample_message
+from newsletter.build.pipeline import compile_issue, sample_message
 from newsletter.checks import check_issue, contrast_ratio, run_checks
 from newsletter.config import load_settings
 from newsletter.errors import ConfigError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build import compile_issue, sample_message
+from newsletter.build.pipeline import compile_issue, sample_message
 from newsletter.checks import check_issue, run_checks
 from newsletter.mime import to_bytes
 

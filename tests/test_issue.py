@@ -10,8 +10,8 @@ import pytest
 
 from conftest import write
 from newsletter.errors import IssueError
-from newsletter.issue import load_issue, slugify
-from newsletter.render import render_issue
+from newsletter.build.issue import load_issue, slugify
+from newsletter.build.render import render_issue
 
 GOOD = """\
 ---

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import IssueError
-from newsletter.markdown import CONTENT_WIDTH, WIDTH, RenderedBody, Theme, render_body, wrap_text
+from newsletter.build.markdown import CONTENT_WIDTH, WIDTH, RenderedBody, Theme, render_body, wrap_text
 
 THEME = Theme(text="#111111", link="#0000ee", accent="#2f5d50")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import TemplateError
-from newsletter.issue import load_issue
+from newsletter.build.issue import load_issue
 from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, MergeTemplate
-from newsletter.render import render_issue
+from newsletter.build.render import render_issue
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.dispatch import Clock
+from newsletter.send.dispatch import Clock
 from newsletter.errors import ConfigError, ProviderAuthError, SendError
-from newsletter.send import SendRequest, execute_send, plan_send, send_status, send_test
+from newsletter.send.plan import SendRequest, execute_send, plan_send, send_status, send_test
 from newsletter.store import ledger, subscribers
 from newsletter.store.db import open_db
 from fakes.postmark import FakePostmark

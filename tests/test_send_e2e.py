@@ -26,8 +26,8 @@ from fakes.postmark import FakePostmark
 from fakes.server import RandomFaults
 from fakes.smtp import FakeSmtp
 from newsletter.config import load_settings
-from newsletter.importer import import_file
-from newsletter.send import send_status
+from newsletter.lists.importer import import_file
+from newsletter.send.plan import send_status
 from newsletter.store import ledger
 from newsletter.store.db import open_db
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.addresses import InvalidAddress, domain_checks_cached, normalize_email
+from newsletter.store.addresses import InvalidAddress, domain_checks_cached, normalize_email
 from newsletter.errors import SubscriberError
-from newsletter.importer import import_file, read_import
+from newsletter.lists.importer import import_file, read_import
 from newsletter.store import subscriber_admin as admin
 from newsletter.store import subscribers as subs
 from newsletter.store.db import open_db, schema_version
-from newsletter.subscriber_csv import write_export
+from newsletter.lists.writer import write_export
 
 REPO = Path(__file__).resolve().parent.parent
 

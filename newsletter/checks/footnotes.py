@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..markdown import UNDEFINED_FOOTNOTE_RE, parser  # the exact parser the build uses
+from ..build.markdown import UNDEFINED_FOOTNOTE_RE, parser  # the exact parser the build uses
 from ..models import Finding, Issue
 from .context import finding
 

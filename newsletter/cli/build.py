@@ -17,7 +17,7 @@ def build(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: [paths] output, usually build/)."),
 ) -> None:
     """Build an issue into DIR/<slug>/email.html, email.txt and email.eml (a sample recipient's copy)."""
-    from ..build import build_issue
+    from ..build.pipeline import build_issue
 
     result = run_guarded(lambda: build_issue(issue, state.settings(), out))
     console = out_console()
@@ -31,7 +31,7 @@ def new(
     on: Optional[str] = typer.Option(None, "--date", help="Issue date, YYYY-MM-DD (default: today)."),
 ) -> None:
     """Create issues/YYYY-MM-<slug>.md with every front-matter key, ready to write."""
-    from ..scaffold import new_issue
+    from ..build.scaffold import new_issue
 
     path = run_guarded(lambda: new_issue(title, on, state.settings(), today=date.today()))
     out_console().print(f"Created {_display(path)}", markup=False)

@@ -24,7 +24,7 @@ def send(
     resend_to_new: bool = typer.Option(False, "--resend-to-new", help="After a completed send: send to subscribers who joined since."),
 ) -> None:
     """Send an issue to the active subscribers (or --test addresses), exactly once each."""
-    from ..send import SendRequest, execute_send, plan_send, send_test
+    from ..send.plan import SendRequest, execute_send, plan_send, send_test
     from ..store.db import open_db
 
     settings = run_guarded(state.settings)
@@ -51,7 +51,7 @@ def send(
 @app.command()
 def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or its slug).")) -> None:
     """Show how far an issue's send got: counts by state, rejected and unknown recipients."""
-    from ..send import send_status
+    from ..send.plan import send_status
     from ..store.db import open_db
 
     settings = run_guarded(state.settings)
@@ -70,7 +70,7 @@ def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or
 
 def _slug(issue: Path) -> str:
     if issue.suffix == ".md" and issue.exists():
-        from ..issue import load_issue
+        from ..build.issue import load_issue
 
         return run_guarded(load_issue, issue).slug
     return issue.stem

@@ -36,7 +36,7 @@ def import_(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would change; write nothing."),
 ) -> None:
     """Import subscribers from a CSV file, in one transaction: all rows or none."""
-    from ..importer import import_file
+    from ..lists.importer import import_file
 
     conn = _db()
     try:
@@ -172,7 +172,7 @@ def export(
 ) -> None:
     """Export subscribers to CSV; importing that file back changes nothing."""
     from ..store.subscribers import check_status
-    from ..subscriber_csv import write_export
+    from ..lists.writer import write_export
 
     conn = _db()
     if status:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..addresses import InvalidAddress, normalize_email
+from .addresses import InvalidAddress, normalize_email
 from ..errors import SubscriberError
 from ..models import Recipient
 from . import forgotten

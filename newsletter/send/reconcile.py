@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from .errors import ProviderDeliveryUnknown, ProviderError, ProviderRateLimited, ProviderUnavailable
-from .models import SendResult
-from .providers.base import Provider
-from .store import ledger
-from .store.ledger import SendRecord
+from ..errors import ProviderDeliveryUnknown, ProviderError, ProviderRateLimited, ProviderUnavailable
+from ..models import SendResult
+from ..providers.base import Provider
+from ..store import ledger
+from ..store.ledger import SendRecord
 
 WINDOW_MARGIN = timedelta(minutes=5)
 SEARCH_ATTEMPTS = 4  # a search is a read: retrying it is always safe

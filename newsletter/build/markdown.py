@@ -20,10 +20,10 @@ from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from .errors import IssueError, located
+from ..errors import IssueError, located
 from .markdown_html import CONTENT_WIDTH, HtmlWriter
 from .markdown_text import WIDTH, TextWriter, wrap_text
-from .models import MERGE_FIELDS, PLACEHOLDER, Reference
+from ..models import MERGE_FIELDS, PLACEHOLDER, Reference
 
 __all__ = ["CONTENT_WIDTH", "WIDTH", "Theme", "RenderedBody", "render_body", "wrap_text", "parser", "URL_RE"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from .models import Finding
+from ..models import Finding
 
 DARK_MEDIA_RE = re.compile(r"@media[^{]*prefers-color-scheme\s*:\s*dark[^{]*\{", re.I)
 DARK_STYLE = "<style>:root{color-scheme:dark}</style>"

@@ -6,8 +6,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from .config import Settings
-from .errors import IssueError
+from ..config import Settings
+from ..errors import IssueError
 from .issue import slugify
 
 TEMPLATE = """---

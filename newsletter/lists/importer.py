@@ -20,10 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .addresses import Address, InvalidAddress, candidate_key, domain_checks_cached, normalize_email
-from .errors import SubscriberError
-from .store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
-from .subscriber_csv import write_rejected
+from ..store.addresses import Address, InvalidAddress, candidate_key, domain_checks_cached, normalize_email
+from ..errors import SubscriberError
+from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
+from .writer import write_rejected
 
 # field -> header names that mean it (normalized: lower-case, spaces and hyphens as "_").
 # When a file has several of them, the first one listed with a non-empty cell wins.

@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .errors import IssueError, located
-from .models import ISSUE_STATUSES, Issue
+from ..errors import IssueError, located
+from ..models import ISSUE_STATUSES, Issue
 
 REQUIRED_KEYS = ("title", "subject", "preheader", "date")
 OPTIONAL_KEYS = ("slug", "authors", "reviewed_by", "tags", "status")

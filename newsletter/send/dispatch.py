@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .errors import (
+from ..errors import (
     ProviderAuthError,
     ProviderDeliveryUnknown,
     ProviderError,
@@ -24,11 +24,11 @@ from .errors import (
     ProviderRequestError,
     ProviderUnavailable,
 )
-from .models import OutgoingMessage, SendResult
-from .personalize import PersonalizeError, Personalizer
-from .providers.base import Provider
-from .store import ledger, subscribers
-from .store.ledger import Delivery, SendRecord
+from ..models import OutgoingMessage, SendResult
+from ..build.personalize import PersonalizeError, Personalizer
+from ..providers.base import Provider
+from ..store import ledger, subscribers
+from ..store.ledger import Delivery, SendRecord
 
 
 @dataclass(frozen=True)

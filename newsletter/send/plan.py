@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .build import compile_issue
-from .config import Settings
+from ..build.pipeline import compile_issue
+from ..config import Settings
 from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
-from .errors import ConfigError, SendError
-from .models import CompiledIssue, Finding, Recipient, SendResult
-from .personalize import Personalizer
-from .providers.base import Provider, create_provider
+from ..errors import ConfigError, SendError
+from ..models import CompiledIssue, Finding, Recipient, SendResult
+from ..build.personalize import Personalizer
+from ..providers.base import Provider, create_provider
 from .reconcile import ReconcileReport, reconcile
-from .store import ledger, subscribers
-from .store.ledger import SendRecord
+from ..store import ledger, subscribers
+from ..store.ledger import SendRecord
 
 # Outbox-only fallback: the outbox is a local folder nobody receives, so its links may be signed
 # with a development key. Every other provider requires NEWSLETTER_SECRET.
@@ -100,7 +100,7 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
 
 
 def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
-    from .checks import check_issue
+    from ..checks import check_issue
 
     findings = check_issue(compiled, settings)
     errors = [f for f in findings if f.severity == "error"]

@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
-from .config import load_settings
-from .errors import NewsletterError
-from .models import Finding
-from .preview_page import CSS, JS, force_dark, framed, inverted, render_page
+from ..config import load_settings
+from ..errors import NewsletterError
+from ..models import Finding
+from .page import CSS, JS, force_dark, framed, inverted, render_page
 
 HOST = "127.0.0.1"
 KEEPALIVE_SECONDS = 15
@@ -78,7 +78,7 @@ class Preview:
             return state
 
     def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[str, str | None] | None]:
-        from .checks import run_checks
+        from ..checks import run_checks
 
         try:
             settings = load_settings(self.config_path)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import Settings
+from ..config import Settings
 from .issue import load_issue
-from .mime import to_bytes
-from .models import CompiledIssue, OutgoingMessage, Recipient
+from ..mime import to_bytes
+from ..models import CompiledIssue, OutgoingMessage, Recipient
 from .personalize import Personalizer
 from .render import render_issue
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .store.subscriber_admin import iter_export
+from ..store.subscriber_admin import iter_export
 
 if TYPE_CHECKING:
     from .importer import ParsedFile

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from email.utils import formataddr
 from html import escape
 
-from .config import Settings
-from .errors import NewsletterError
+from ..config import Settings
+from ..errors import NewsletterError
 from .issue import slugify
-from .models import CompiledIssue, OutgoingMessage, Recipient
+from ..models import CompiledIssue, OutgoingMessage, Recipient
 
 TOKEN_VERSION = "1"
 

@@ -1,0 +1,1 @@
+"""Subscriber files: reading imports (CSV dialects) and writing exports and rejected rows."""

@@ -1,0 +1,1 @@
+"""The local preview server, its page, and headless-Chromium snapshots."""

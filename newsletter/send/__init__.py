@@ -1,0 +1,1 @@
+"""Sending an issue to the list: plan, dispatch (workers, pacing, retries), reconcile."""
