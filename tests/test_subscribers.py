@@ -13,6 +13,7 @@ import pytest
 from newsletter.store.addresses import InvalidAddress, domain_checks_cached, normalize_email
 from newsletter.errors import SubscriberError
 from newsletter.lists.importer import import_file, read_import
+from newsletter.store import ledger
 from newsletter.store import subscriber_admin as admin
 from newsletter.store import subscribers as subs
 from newsletter.store.db import open_db, schema_version
@@ -499,15 +500,18 @@ def test_a_forgotten_address_can_only_come_back_by_explicit_resubscribe(conn):
     assert subs.get(conn, "back@example.org").id > 1  # ids are never reused
 
 
-def test_erasure_hooks_run_inside_the_forget_transaction(conn):
+def test_erasers_run_inside_the_forget_transaction(conn):
     subs.add(conn, "hooked@example.org", source="test")
     seen = []
-    admin.register_erasure_hook(lambda c, sub_id: seen.append(sub_id))
-    try:
-        sub = admin.forget(conn, "hooked@example.org")
-    finally:
-        admin.ERASURE_HOOKS.clear()
-    assert seen == [sub.id]
+
+    def failing_eraser(c, sub_id):
+        seen.append(sub_id)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        admin.forget(conn, "hooked@example.org", erasers=(*admin.ERASERS, failing_eraser))
+    assert seen and subs.get(conn, "hooked@example.org").email == "hooked@example.org"  # rolled back
+    assert admin.ERASERS == (ledger.erase_subscriber,)
 
 
 def test_ids_after_forgetting_the_newest_subscriber_stay_correct_in_a_bulk_import(conn, tmp_path):

@@ -9,26 +9,14 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from ..errors import StoreError
-
-# (version, description, SQL). Each runs in one transaction together with its version record.
-# Version 1: subscribers (store/subscribers.py). Version 2: send ledger (store/ledger.py).
-MIGRATIONS: list[tuple[int, str, str]] = []
-
-
-def register_migration(version: int, description: str, sql: str) -> None:
-    """Called by the store modules at import time; versions must be unique."""
-    if any(v == version for v, _, _ in MIGRATIONS):
-        return
-    MIGRATIONS.append((version, description, sql))
-    MIGRATIONS.sort()
+from .schema import MIGRATIONS
 
 
 def open_db(path: Path) -> sqlite3.Connection:
     """Connect (creating the file and its folder), set WAL and foreign keys, run migrations."""
-    _load_schema_modules()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -87,7 +75,3 @@ def _statements(sql: str) -> list[str]:
         parts.append(buf.strip())
     return parts
 
-
-def _load_schema_modules() -> None:
-    # Importing registers each module's migrations.
-    from . import ledger, subscribers  # noqa: F401

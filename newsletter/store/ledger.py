@@ -21,52 +21,11 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import SendError
 from ..models import Recipient, SendResult
-from .db import register_migration, transaction
-from .subscriber_admin import register_erasure_hook
+from .db import transaction
 
 STATES = ("pending", "sending", "accepted", "rejected", "unknown", "skipped")
 LOCK_STALE_SECONDS = 120  # a holder on another host that has not beaten for this long is gone
 
-register_migration(
-    2,
-    "send ledger",
-    """
-    CREATE TABLE sends (
-        id INTEGER PRIMARY KEY,
-        issue_slug TEXT NOT NULL UNIQUE,
-        subject TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        segment TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        completed_at TEXT
-    );
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY,
-        send_id INTEGER NOT NULL REFERENCES sends(id),
-        subscriber_id INTEGER NOT NULL,
-        email TEXT NOT NULL,
-        first_name TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL DEFAULT 'pending'
-            CHECK (state IN ('pending','sending','accepted','rejected','unknown','skipped')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        message_id TEXT,
-        provider_message_id TEXT,
-        error_code TEXT,
-        error_detail TEXT,
-        sending_at TEXT,
-        updated_at TEXT NOT NULL,
-        UNIQUE (send_id, subscriber_id)
-    );
-    CREATE INDEX deliveries_by_state ON deliveries (send_id, state, id);
-    CREATE TABLE send_locks (
-        issue_slug TEXT PRIMARY KEY,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        acquired_at TEXT NOT NULL,
-        heartbeat_at TEXT NOT NULL
-    );
-    """,
-)
 
 
 def now_iso() -> str:
@@ -265,8 +224,6 @@ def erase_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> None:
         (subscriber_id,),
     )
 
-
-register_erasure_hook(erase_subscriber)
 
 
 # --- lock -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from ..errors import SubscriberError
-from . import forgotten
+from . import forgotten, ledger
 from .db import transaction
 from .subscribers import (
     SELECT_COLUMNS,
@@ -30,15 +30,10 @@ from .subscribers import (
 )
 
 
-# Other stores that keep personal data about a subscriber (the send ledger keeps the address it
-# mailed) register a function here; ``forget`` calls each inside its transaction.
-ErasureHook = Callable[[sqlite3.Connection, int], None]
-ERASURE_HOOKS: list[ErasureHook] = []
-
-
-def register_erasure_hook(hook: ErasureHook) -> None:
-    if hook not in ERASURE_HOOKS:
-        ERASURE_HOOKS.append(hook)
+# Every other table that keeps personal data about a subscriber (the send ledger keeps the address
+# it mailed) has an eraser here; ``forget`` calls each inside its transaction.
+Eraser = Callable[[sqlite3.Connection, int], None]
+ERASERS: tuple[Eraser, ...] = (ledger.erase_subscriber,)
 
 
 @dataclass(frozen=True)
@@ -111,14 +106,14 @@ def untag(conn: sqlite3.Connection, email_or_id: str | int, tags: Sequence[str],
     return gone
 
 
-def forget(conn: sqlite3.Connection, email_or_id: str | int) -> Subscriber:
+def forget(conn: sqlite3.Connection, email_or_id: str | int, *, erasers: Sequence[Eraser] = ERASERS) -> Subscriber:
     """Erase a person: their record, tags and events are deleted; only a keyed hash of the
     address stays, so a later import cannot add them back. Returns what was deleted."""
     with transaction(conn):
         sub = get(conn, email_or_id)
         forgotten.add(conn, sub.email.lower(), now_iso())
-        for hook in ERASURE_HOOKS:
-            hook(conn, sub.id)
+        for erase in erasers:
+            erase(conn, sub.id)
         try:
             conn.execute("DELETE FROM subscribers WHERE id = ?", (sub.id,))
         except sqlite3.IntegrityError as err:

@@ -21,53 +21,11 @@ from .addresses import InvalidAddress, normalize_email
 from ..errors import SubscriberError
 from ..models import Recipient
 from . import forgotten
-from .db import register_migration, transaction
+from .db import transaction
 
 STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
 SUPPRESSED = frozenset({"unsubscribed", "bounced", "complained"})
 
-SCHEMA = """
-CREATE TABLE subscribers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the send ledger refers to ids
-    email TEXT NOT NULL,
-    email_key TEXT NOT NULL,               -- lower-cased email: uniqueness ignores case
-    first_name TEXT NOT NULL DEFAULT '',
-    last_name TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL CHECK (status IN ('active','pending','unsubscribed','bounced','complained')),
-    consent_source TEXT NOT NULL,
-    consented_at TEXT NOT NULL,
-    consent_form TEXT,
-    consent_ip TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX subscribers_email_key ON subscribers (email_key);
-CREATE INDEX subscribers_status ON subscribers (status, id);
-CREATE TABLE subscriber_tags (
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
-    tag TEXT NOT NULL COLLATE NOCASE,
-    PRIMARY KEY (subscriber_id, tag)
-) WITHOUT ROWID;
-CREATE INDEX subscriber_tags_tag ON subscriber_tags (tag, subscriber_id);
-CREATE TABLE subscriber_events (
-    id INTEGER PRIMARY KEY,
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    detail TEXT
-);
-CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id, id);
-CREATE TABLE forgotten (
-    email_hash TEXT PRIMARY KEY,           -- HMAC-SHA256 of the normalized, lower-cased address
-    forgotten_at TEXT NOT NULL
-);
-CREATE TABLE subscriber_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-register_migration(1, "subscribers", SCHEMA)
 
 SELECT_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
 _CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit

@@ -1,0 +1,92 @@
+"""The database schema as an explicit, ordered list of migrations.
+
+``db.migrate`` applies each pending one in a transaction together with its version record. A new
+table or column is a new entry at the end; an applied entry is never edited.
+"""
+
+from __future__ import annotations
+
+SUBSCRIBERS = """
+CREATE TABLE subscribers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the send ledger refers to ids
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,               -- lower-cased email: uniqueness ignores case
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('active','pending','unsubscribed','bounced','complained')),
+    consent_source TEXT NOT NULL,
+    consented_at TEXT NOT NULL,
+    consent_form TEXT,
+    consent_ip TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX subscribers_email_key ON subscribers (email_key);
+CREATE INDEX subscribers_status ON subscribers (status, id);
+CREATE TABLE subscriber_tags (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    tag TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (subscriber_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX subscriber_tags_tag ON subscriber_tags (tag, subscriber_id);
+CREATE TABLE subscriber_events (
+    id INTEGER PRIMARY KEY,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id, id);
+CREATE TABLE forgotten (
+    email_hash TEXT PRIMARY KEY,           -- HMAC-SHA256 of the normalized, lower-cased address
+    forgotten_at TEXT NOT NULL
+);
+CREATE TABLE subscriber_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+SEND_LEDGER = """
+CREATE TABLE sends (
+    id INTEGER PRIMARY KEY,
+    issue_slug TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    send_id INTEGER NOT NULL REFERENCES sends(id),
+    subscriber_id INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    first_name TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending','sending','accepted','rejected','unknown','skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    message_id TEXT,
+    provider_message_id TEXT,
+    error_code TEXT,
+    error_detail TEXT,
+    sending_at TEXT,
+    updated_at TEXT NOT NULL,
+    UNIQUE (send_id, subscriber_id)
+);
+CREATE INDEX deliveries_by_state ON deliveries (send_id, state, id);
+CREATE TABLE send_locks (
+    issue_slug TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+"""
+
+# (version, description, SQL)
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "subscribers", SUBSCRIBERS),
+    (2, "send ledger", SEND_LEDGER),
+)
