@@ -34,6 +34,17 @@ class Brand:
 
 
 @dataclass(frozen=True)
+class Signup:
+    """The public sign-up form (double opt-in) and what its consent record keeps."""
+
+    consent_text: str = "Yes, send me the monthly research newsletter. I can unsubscribe at any time."
+    consent_version: str = "1"
+    confirm_days: int = 7
+    per_ip_per_hour: int = 20
+    per_address_per_day: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     root: Path
@@ -61,6 +72,9 @@ class Settings:
     rate_limit: float  # messages per second, 0 = unlimited
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: Mapping[str, Any] = field(default_factory=dict)
+    # Preference-centre topics, in file order: tag (as `send --tag` uses it) -> label shown to readers.
+    topics: Mapping[str, str] = field(default_factory=dict)
+    signup: "Signup" = field(default_factory=lambda: Signup())
 
     @property
     def from_header(self) -> str:
@@ -113,8 +127,16 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "provider": {"name": (str, "outbox"), "workers": (int, 4), "rate_limit": ((int, float), 0)},
     "providers": {},  # free-form per provider; each adapter validates its own table
     "checks": {},  # free-form; checks.py validates its own keys
+    "topics": {},  # free-form: tag = "label shown on the preferences page"
+    "signup": {
+        "consent_text": (str, Signup.consent_text),
+        "consent_version": (str, Signup.consent_version),
+        "confirm_days": (int, Signup.confirm_days),
+        "per_ip_per_hour": (int, Signup.per_ip_per_hour),
+        "per_address_per_day": (int, Signup.per_address_per_day),
+    },
 }
-OPTIONAL_TABLES = {"paths", "storage", "provider", "providers", "checks", "unsubscribe"}
+OPTIONAL_TABLES = {"paths", "storage", "provider", "providers", "checks", "unsubscribe", "topics", "signup"}
 
 
 def find_config(start: Path | None = None, explicit: str | os.PathLike | None = None) -> Path:
@@ -217,6 +239,13 @@ def _check_formats(values: dict[str, dict[str, Any]], problems: list[str]) -> No
     for name, table in values["providers"].items():
         if not isinstance(table, dict):
             problems.append(f"[providers.{name}] must be a table")
+    for tag, label in values["topics"].items():
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"[topics] {tag} must be a label (a non-empty string)")
+    for key in ("confirm_days", "per_ip_per_hour", "per_address_per_day"):
+        number = values["signup"].get(key)
+        if isinstance(number, int) and number < 1:
+            problems.append(f"[signup] {key} must be 1 or more")
 
 
 def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[str, str]) -> Settings:
@@ -251,6 +280,8 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         rate_limit=float(v["provider"]["rate_limit"]),
         providers={name: dict(table) for name, table in v["providers"].items()},
         checks=dict(v["checks"]),
+        topics={tag.strip().lower(): label.strip() for tag, label in v["topics"].items()},
+        signup=Signup(**v["signup"]),
     )
 
 
