@@ -43,6 +43,11 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     conn.execute("COMMIT")
 
 
+def ping(conn: sqlite3.Connection) -> None:
+    """A trivial query: raises when the database cannot be read (the site's health check)."""
+    conn.execute("SELECT 1").fetchone()
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))")
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from ..config import Settings
 from ..send.plan import _secret
+from ..store.db import ping
 from .context import Site
 from .security import SecurityHeaders, install_log_redaction
 
@@ -31,5 +32,5 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
 
 def healthz(request: Request) -> PlainTextResponse:
     """For the reverse proxy: the app is up and its database answers."""
-    request.app.state.site.db().execute("SELECT 1").fetchone()
+    ping(request.app.state.site.db())
     return PlainTextResponse("ok")
