@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# SpamAssassin takes one to three seconds a message: only the tests about it switch it on.
+SPAMASSASSIN_OFF = "spamassassin = false"
+CHECKS_TABLE_RE = re.compile(r"^\[checks\]\n(?:(?!\[).*\n?)*", re.M)  # up to the next table
 
 
 @pytest.fixture
@@ -16,9 +20,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the repository's config and templates in tmp_path, as the current folder.
 
     Paths in the copied newsletter.toml are relative, so build output, the database and the
-    outbox all land inside tmp_path.
+    outbox all land inside tmp_path. Its ``[checks]`` table switches SpamAssassin off (see
+    ``set_checks`` and the ``spamassassin_on`` fixture for the tests that are about it).
     """
-    shutil.copy(REPO / "newsletter.toml", tmp_path / "newsletter.toml")
+    config = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    (tmp_path / "newsletter.toml").write_text(f"{config.rstrip()}\n\n[checks]\n{SPAMASSASSIN_OFF}\n", encoding="utf-8")
     shutil.copytree(REPO / "templates", tmp_path / "templates")
     (tmp_path / "issues").mkdir()
     for issue in (REPO / "issues").glob("*.md"):
@@ -36,6 +42,28 @@ def settings(project: Path):
     from newsletter.config import load_settings
 
     return load_settings(project / "newsletter.toml")
+
+
+@pytest.fixture
+def spamassassin_on(project: Path):
+    """The project's settings with ``[checks] spamassassin = true`` (for the tests about it)."""
+    return set_checks(project, "spamassassin = true")
+
+
+def set_checks(project: Path, text: str):
+    """Replace the body of the project's ``[checks]`` table with these lines and return the
+    settings; SpamAssassin stays off unless the lines set ``spamassassin`` themselves."""
+    from newsletter.config import load_settings
+
+    lines = textwrap.dedent(text).strip("\n")
+    if not re.search(r"^\s*spamassassin\s*=", lines, re.M):
+        lines += f"\n{SPAMASSASSIN_OFF}"
+    config = project / "newsletter.toml"
+    body = config.read_text(encoding="utf-8")
+    new, found = CHECKS_TABLE_RE.subn(lambda _: f"[checks]\n{lines}\n\n", body, count=1)
+    assert found, f"{config} has no [checks] table"
+    config.write_text(new, encoding="utf-8")
+    return load_settings(config)
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import set_checks
 from newsletter.build.pipeline import compile_issue, sample_message
 from newsletter.checks import check_issue, contrast_ratio, run_checks
 from newsletter.config import load_settings
@@ -44,7 +45,7 @@ Sleep improved modestly. See the [trial record](https://clinicaltrials.gov/study
 
 
 def findings(path: Path, settings, **kw):
-    return list(run_checks(path, settings, spamassassin=False, **kw).findings)
+    return list(run_checks(path, settings, **kw).findings)
 
 
 def by_id(found, id_: str):
@@ -58,17 +59,11 @@ def line_of(path: Path, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in {path}")
 
 
-def add_checks_config(project: Path, text: str):
-    with open(project / "newsletter.toml", "a", encoding="utf-8") as f:
-        f.write("\n[checks]\n" + text + "\n")
-    return load_settings(project / "newsletter.toml")
-
-
 def check_with_html(settings, path: Path, edit):
     """Check the sample message of ``path`` with its HTML part changed by ``edit``."""
     compiled = compile_issue(path, settings)
     message = sample_message(compiled, settings)
-    return check_issue(compiled, settings, eml=to_bytes(replace(message, html=edit(message.html))), spamassassin=False)
+    return check_issue(compiled, settings, eml=to_bytes(replace(message, html=edit(message.html))))
 
 
 # --- acceptance -----------------------------------------------------------------------------------
@@ -262,7 +257,7 @@ def test_required_blocks_missing_from_both_parts(project, settings):
 
 
 def test_disclaimer_pattern_option_replaces_the_configured_text(project):
-    settings = add_checks_config(project, 'disclaimer_pattern = "clinician-patient relationship"\npostal_address_pattern = "Portland, OR \\\\d{5}"')
+    settings = set_checks(project, 'disclaimer_pattern = "clinician-patient relationship"\npostal_address_pattern = "Portland, OR \\\\d{5}"')
     assert findings(write_issue(project, CLEAN_BODY), settings) == []
     toml = project / "newsletter.toml"
     toml.write_text(toml.read_text().replace("clinician-patient relationship. ", "contract. "))
@@ -306,20 +301,20 @@ def test_claim_phrases_default_and_configured(project, settings):
     path = write_issue(project, body)
     phrases = lambda found: sorted(f.message.split("'")[1].lower() for f in by_id(found, "claim"))  # noqa: E731
     assert phrases(findings(path, settings)) == ["miracle", "no side effects", "risk-free"]
-    replaced = add_checks_config(project, 'claim_phrases = ["wonder drug"]')
+    replaced = set_checks(project, 'claim_phrases = ["wonder drug"]')
     assert phrases(findings(path, replaced)) == ["wonder drug"]
     (project / "newsletter.toml").write_text((project / "newsletter.toml").read_text().replace("claim_phrases", "extra_claim_phrases"))
     assert phrases(findings(path, load_settings(project / "newsletter.toml"))) == ["miracle", "no side effects", "risk-free", "wonder drug"]
 
 
 def test_ignore_silences_warnings_but_never_errors(project):
-    settings = add_checks_config(project, 'ignore = ["claim", "link.*"]')
+    settings = set_checks(project, 'ignore = ["claim", "link.*"]')
     found = findings(write_issue(project, "A guaranteed result: [x](http://kairoswellness.org/a) and [y](/rel).\n"), settings)
     assert [f.id for f in found] == ["link.scheme"]
 
 
 def test_unknown_checks_key_is_a_config_error(project):
-    settings = add_checks_config(project, 'claim_phrase = ["x"]\nspamassassin = "yes"')
+    settings = set_checks(project, 'claim_phrase = ["x"]\nspamassassin = "yes"')
     with pytest.raises(ConfigError) as err:
         findings(SAMPLE, settings)
     assert "did you mean 'claim_phrases'" in err.value.message and "spamassassin must be true or false" in err.value.message

@@ -6,12 +6,12 @@ import os
 import re
 import shutil
 import stat
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from conftest import set_checks
 from newsletter.build.pipeline import compile_issue, sample_message
 from newsletter.checks import check_issue, run_checks
 from newsletter.mime import to_bytes
@@ -26,7 +26,7 @@ def sample_eml(settings) -> tuple[object, bytes]:
 
 def message_findings(settings, edit=lambda eml: eml):
     compiled, eml = sample_eml(settings)
-    found = check_issue(compiled, settings, eml=edit(eml), spamassassin=False)
+    found = check_issue(compiled, settings, eml=edit(eml))
     return sorted((f.id, f.message) for f in found if f.id.startswith("message."))
 
 
@@ -94,29 +94,45 @@ def fake_spamassassin(folder: Path, score: float, rules: str) -> Path:
 
 
 @pytest.mark.parametrize("score, severity", [(5.5, "error"), (2.8, "warning"), (0.7, None)])
-def test_spamassassin_score_thresholds(project, settings, monkeypatch, score, severity):
+def test_spamassassin_score_thresholds(project, spamassassin_on, monkeypatch, score, severity):
     rules = " 2.7 GUARANTEED_100_PERCENT   BODY: One hundred percent guaranteed\n 2.8 HTML_IMAGE_ONLY_24      BODY: HTML: images with 2000-2400 bytes of words"
     monkeypatch.setenv("PATH", f"{fake_spamassassin(project / 'bin', score, rules)}{os.pathsep}{os.environ['PATH']}")
-    found = [f for f in run_checks(SAMPLE, settings).findings if f.id == "spam.score"]
+    found = [f for f in run_checks(SAMPLE, spamassassin_on).findings if f.id == "spam.score"]
     assert [f.severity for f in found] == ([severity] if severity else [])
     if severity:
         assert f"scores {score:g}" in found[0].message and "HTML_IMAGE_ONLY_24 2.8, GUARANTEED_100_PERCENT 2.7" in found[0].message
 
 
-def test_spamassassin_absent_or_skipped_gives_no_finding(project, settings, monkeypatch):
+def test_spamassassin_absent_or_skipped_gives_no_finding(project, spamassassin_on, monkeypatch):
     from newsletter.checks import spamassassin_available
 
     fake_spamassassin(project / "bin", 9.9, "")
     monkeypatch.setenv("PATH", str(project / "empty"))
     assert not spamassassin_available()
-    assert [f for f in run_checks(SAMPLE, settings).findings if f.id.startswith("spam.")] == []
+    assert [f for f in run_checks(SAMPLE, spamassassin_on).findings if f.id.startswith("spam.")] == []
     monkeypatch.setenv("PATH", str(project / "bin"))
-    assert [f for f in run_checks(SAMPLE, settings, spamassassin=False).findings if f.id.startswith("spam.")] == []
+    assert [f for f in run_checks(SAMPLE, spamassassin_on, spamassassin=False).findings if f.id.startswith("spam.")] == []
+
+
+def test_the_checks_setting_decides_whether_send_runs_spamassassin(project, monkeypatch):
+    """``[checks] spamassassin`` is what ``send`` obeys: on, a spam score of 9.9 refuses the send."""
+    from newsletter.errors import SendError
+    from newsletter.send.plan import SendRequest, plan_send
+    from newsletter.store.db import open_db
+
+    monkeypatch.setenv("PATH", f"{fake_spamassassin(project / 'bin', 9.9, ' 9.9 MIRACLE_CURE BODY: miracle')}{os.pathsep}{os.environ['PATH']}")
+    on = set_checks(project, "spamassassin = true")
+    conn = open_db(on.database)
+    try:
+        with pytest.raises(SendError, match=r"SpamAssassin scores 9\.9.*\(spam\.score\)"):
+            plan_send(SendRequest(SAMPLE), on, conn, env={})
+        off = set_checks(project, "spamassassin = false")
+        assert not [f for f in plan_send(SendRequest(SAMPLE), off, conn, env={}).warnings if f.id.startswith("spam.")]
+    finally:
+        conn.close()
 
 
 @pytest.mark.skipif(not shutil.which("spamassassin"), reason="spamassassin not installed (apt-get install spamassassin)")
-def test_real_spamassassin_scores_the_sample_below_the_warning_level(project, settings):
-    started = time.perf_counter()
-    found = run_checks(SAMPLE, settings).findings
+def test_real_spamassassin_scores_the_sample_below_the_warning_level(project, spamassassin_on):
+    found = run_checks(SAMPLE, spamassassin_on).findings
     assert [f for f in found if f.id.startswith("spam.")] == []
-    assert time.perf_counter() - started < 30

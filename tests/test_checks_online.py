@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import set_checks
 from newsletter.checks import online, run_checks
-from newsletter.config import load_settings
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -28,7 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, head: bool) -> None:
         self.server.seen.append((self.command, self.path))
         if self.path == "/slow":
-            time.sleep(1.0)
+            self.server.release.wait()  # answers only at teardown: the client must time out
         status = {"/ok": 200, "/slow": 200, "/gone": 404, "/doi/10.1234/good": 302, "/doi/10.1234/missing": 404}.get(self.path, 404)
         if self.path == "/no-head":
             status = 405 if head else 200
@@ -43,9 +42,11 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.seen = []
+    httpd.release = threading.Event()
     thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.05), daemon=True)
     thread.start()
     yield httpd
+    httpd.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -64,8 +65,7 @@ def local_only(monkeypatch):
 
 def write_online_issue(project: Path, port: int) -> tuple[Path, object]:
     base = f"http://127.0.0.1:{port}"
-    with open(project / "newsletter.toml", "a", encoding="utf-8") as f:
-        f.write(f'\n[checks]\nonline_skip = ["https://news.kairoswellness.org/", "https://kairoswellness.org/"]\ndoi_resolver = "{base}/doi/"\n')
+    settings = set_checks(project, f'online_skip = ["https://news.kairoswellness.org/", "https://kairoswellness.org/"]\ndoi_resolver = "{base}/doi/"')
     body = f"""---
 title: Links
 subject: Checking links before sending
@@ -81,11 +81,11 @@ A study (doi:10.1234/good) and another, https://doi.org/10.1234/missing
 """
     path = project / "issues" / "links.md"
     path.write_text(body, encoding="utf-8")
-    return Path("issues/links.md"), load_settings(project / "newsletter.toml")
+    return Path("issues/links.md"), settings
 
 
 def online_findings(path, settings):
-    return sorted((f.id, f.location, f.message) for f in run_checks(path, settings, online=True, spamassassin=False).findings if f.id.startswith("online."))
+    return sorted((f.id, f.location, f.message) for f in run_checks(path, settings, online=True).findings if f.id.startswith("online."))
 
 
 def test_broken_links_and_unresolvable_dois_are_warnings(project, server, local_only):
@@ -116,7 +116,7 @@ def test_working_urls_are_cached_for_24_hours(project, server, local_only):
 
 def test_offline_check_never_fetches(project, server):
     path, settings = write_online_issue(project, server.server_address[1])
-    run_checks(path, settings, spamassassin=False)
+    run_checks(path, settings)
     assert server.seen == []
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write
+from conftest import set_checks, write
 from newsletter.cli import app
 
 SAMPLE = "issues/2026-11-mdma-assisted-therapy.md"
@@ -19,7 +19,8 @@ def run(*args: str):
 
 
 @pytest.fixture
-def no_spamassassin(monkeypatch, tmp_path):
+def no_spamassassin(monkeypatch, tmp_path, spamassassin_on):
+    """SpamAssassin switched on in [checks] but not installed (nothing of that name on PATH)."""
     monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))
 
 
@@ -59,7 +60,7 @@ def test_sample_issue_text_output_exits_0(project, no_spamassassin):
     assert lines[2] == "0 errors, 1 warning: may be sent; review the warnings."
 
 
-def test_json_output_is_a_list_of_objects(project, no_spamassassin):
+def test_json_output_is_a_list_of_objects(project):
     result = run(SAMPLE, "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.output)
@@ -73,7 +74,7 @@ def test_json_output_is_a_list_of_objects(project, no_spamassassin):
     ]
 
 
-def test_broken_issue_lists_each_defect_and_exits_1(project, no_spamassassin):
+def test_broken_issue_lists_each_defect_and_exits_1(project):
     path = broken_issue(project)
     result = run(path)
     assert result.exit_code == 1
@@ -104,8 +105,7 @@ def test_build_error_is_a_finding_not_a_traceback(project, no_spamassassin):
 
 
 def test_config_error_uses_the_house_error_format(project):
-    with open(project / "newsletter.toml", "a", encoding="utf-8") as f:
-        f.write("\n[checks]\nclaims = []\n")
+    set_checks(project, "claims = []")
     result = CliRunner().invoke(app, ["check", SAMPLE])
     assert result.exit_code == 1
     assert "Error: " in result.output and "unknown key 'claims'" in result.output and "Hint: " in result.output
@@ -113,6 +113,12 @@ def test_config_error_uses_the_house_error_format(project):
 
 def test_spamassassin_option(project, no_spamassassin):
     result = run(SAMPLE, "--no-spamassassin")
+    assert result.exit_code == 0 and "Note:" not in result.output
+
+
+def test_spamassassin_switched_off_in_config_gives_no_note(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))  # the project's [checks] has it off
+    result = run(SAMPLE)
     assert result.exit_code == 0 and "Note:" not in result.output
 
 

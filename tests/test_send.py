@@ -22,6 +22,7 @@ from fakes.server import Fault
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 TOKEN = "pm-test-token-123"
 SECRET = "send-test-secret"
+HELD = 600  # a stored batch's answer waits this long, i.e. until the fake stops: the client (1 s) gives up first
 
 
 class FakeSleep:
@@ -232,8 +233,8 @@ def test_postmark_wrong_token_stops_at_once_without_printing_it(settings, conn, 
 
 def test_postmark_timeout_becomes_unknown_then_reconciled_by_search(settings, conn, fake):
     add_people(conn, 20)
-    # The first batch is stored by the server but answered after the client gave up.
-    fake.script(Fault(hang=2.5, path="/email/batch"))
+    # The first batch is stored by the server but answered only after the client gave up.
+    fake.script(Fault(hang=HELD, path="/email/batch"))
     report = run(postmark_settings(settings, fake, workers=1), conn)
     assert report.ok, report.counts
     assert report.counts["accepted"] == 20
@@ -251,7 +252,7 @@ def test_postmark_dropped_before_processing_is_resent_after_search(settings, con
 
 def test_unknown_stays_unknown_without_search_until_retry_unknown(settings, conn, fake):
     add_people(conn, 10)
-    fake.script(Fault(hang=2.5, path="/email/batch"))
+    fake.script(Fault(hang=HELD, path="/email/batch"))
     s = postmark_settings(settings, fake, workers=1, reconcile_grace_seconds=3600)
     fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "search down"}, path="/messages/outbound"), times=10)
     report = run(s, conn)
@@ -318,7 +319,7 @@ def test_resend_to_new_leaves_out_old_subscribers_who_were_not_active_then(setti
 
 def test_a_failing_search_is_retried_before_rows_are_left_unknown(settings, conn, fake):
     add_people(conn, 10)
-    fake.script(Fault(hang=2.5, path="/email/batch"))
+    fake.script(Fault(hang=HELD, path="/email/batch"))
     fake.script(Fault.status(429, {"ErrorCode": 429, "Message": "slow down"}, {"Retry-After": "3"}, path="/messages/outbound"))
     fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "oops"}, path="/messages/outbound"))
     sleeper = FakeSleep()

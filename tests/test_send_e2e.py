@@ -1,9 +1,11 @@
 """End to end: 1,000 subscribers, the real `newsletter send` process killed with SIGKILL at random
-points and run again until done, through the outbox, a real SMTP server and the Postmark fake
-(with random 429s, 500s, slow replies and dropped connections).
+points of the send (a seeded number of accepted rows in the ledger) and run again until done,
+through the outbox, a real SMTP server and the Postmark fake (with random 429s, 500s, slow replies
+and dropped connections); and Ctrl-C before and during sending.
 
 Every active subscriber must receive exactly one message, except those the ledger reports as
-unknown; no suppressed subscriber may receive any.
+unknown; no suppressed subscriber may receive any. The tests wait for states (ledger rows, a
+prompt, a file, a request held by the fake), never for fixed times.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from email import message_from_bytes
@@ -23,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from fakes.postmark import FakePostmark
-from fakes.server import RandomFaults
+from fakes.server import Fault, RandomFaults
 from fakes.smtp import FakeSmtp
 from newsletter.config import load_settings
 from newsletter.lists.importer import import_file
@@ -31,12 +34,17 @@ from newsletter.send.plan import send_status
 from newsletter.store import ledger
 from newsletter.store.db import open_db
 
+from conftest import set_checks
+
 pytestmark = pytest.mark.slow
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"
 ACTIVE, SUPPRESSED = 1000, 30
 TOKEN = "e2e-postmark-token"
+# Messages per second ([provider] rate_limit): even on a fast machine a send lasts long enough to
+# be killed part-way (here they run at about 100-300/s anyway).
+PACE = 400
 
 
 def _subscribers_csv(path: Path) -> None:
@@ -46,37 +54,80 @@ def _subscribers_csv(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _configure(project: Path, provider: str, table: str) -> None:
+def _configure(project: Path, provider: str, table: str, *, rate_limit: float = 0) -> None:
     config = project / "newsletter.toml"
     text = config.read_text()
     text = re.sub(r'\[provider\]\nname = "outbox"', f'[provider]\nname = "{provider}"', text)
+    text = re.sub(r"^rate_limit = 0\b", f"rate_limit = {rate_limit}", text, flags=re.M)
     text = re.sub(r"\[providers\.postmark\][^\[]*", "", text)
     text = re.sub(r"\[providers\.smtp\][^\[]*", "", text)
     config.write_text(text + "\n" + table)
 
 
-def _send(project: Path, env: dict) -> subprocess.Popen:
+def _send(project: Path, env: dict, *, confirm: bool = False) -> subprocess.Popen:
+    """`newsletter send` in its own process; with ``confirm`` it asks (stdin is a pipe), else --yes."""
     return subprocess.Popen(
-        [sys.executable, "-m", "newsletter.cli", "send", ISSUE, "--yes"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "newsletter.cli", "send", ISSUE, *([] if confirm else ["--yes"])],
+        cwd=project, env=env, stdin=subprocess.PIPE if confirm else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
 
 
+def _wait_for(proc: subprocess.Popen, what: str, predicate, *, deadline: float = 120.0) -> bool:
+    """Poll for a state of the running send; False when the process ended before reaching it."""
+    give_up = time.monotonic() + deadline
+    while not predicate():
+        if proc.poll() is not None:
+            return False
+        assert time.monotonic() < give_up, f"the send never reached: {what}"
+        time.sleep(0.005)
+    return True
+
+
+def _accepted(conn) -> int:
+    """Accepted rows in the ledger, read from the real SQLite file the send process writes."""
+    send = ledger.find_send(conn, SLUG)
+    return ledger.counts(conn, send)["accepted"] if send else 0
+
+
+def _ledger(project: Path):
+    return open_db(load_settings(project / "newsletter.toml").database)
+
+
+def _counts(project: Path) -> dict[str, int]:
+    conn = _ledger(project)
+    try:
+        return ledger.counts(conn, ledger.find_send(conn, SLUG))
+    finally:
+        conn.close()
+
+
 def _kill_and_rerun(project: Path, env: dict, seed: int, kills: int = 4) -> list[str]:
-    """SIGKILL the send at random moments, then run it to the end; returns the final outputs."""
-    rng = random.Random(seed)
-    for _ in range(kills):
-        proc = _send(project, env)
-        time.sleep(rng.uniform(0.8, 2.5))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    outputs = []
+    """SIGKILL the send once the ledger shows a seeded, growing number of accepted rows, then run
+    it to the end; returns the outputs of the runs that were not killed."""
+    thresholds = sorted(random.Random(seed).sample(range(1, ACTIVE * 3 // 4), kills))
+    conn = _ledger(project)
+    try:
+        for threshold in thresholds:
+            proc = _send(project, env)
+            if not _wait_for(proc, f"{threshold} accepted", lambda: _accepted(conn) >= threshold):
+                out, _ = proc.communicate()  # it ended before the threshold (e.g. in-doubt rows left)
+                if proc.returncode == 0:
+                    return [out.decode(errors="replace")]
+                break
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    finally:
+        conn.close()
+    outputs, before = [], None
     for _ in range(6):  # later runs settle what earlier ones left in doubt
         proc = _send(project, env)
         out, _ = proc.communicate(timeout=240)
         outputs.append(out.decode(errors="replace"))
-        if proc.returncode == 0:
+        after = _counts(project)
+        if proc.returncode == 0 or after == before:  # done, or only what no run can settle is left
             break
+        before = after
     return outputs
 
 
@@ -116,7 +167,7 @@ def _env(**extra: str) -> dict:
 
 
 def test_outbox_survives_sigkill(e2e_project: Path) -> None:
-    _configure(e2e_project, "outbox", "")
+    _configure(e2e_project, "outbox", "", rate_limit=PACE)
     outputs = _kill_and_rerun(e2e_project, _env(), seed=1)
     assert "accepted" in outputs[-1]
     folder = e2e_project / "outbox" / SLUG
@@ -130,7 +181,7 @@ def test_outbox_survives_sigkill(e2e_project: Path) -> None:
 
 def test_smtp_survives_sigkill(e2e_project: Path) -> None:
     with FakeSmtp() as smtp:
-        _configure(e2e_project, "smtp", f'[providers.smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\nworkers = 4\n')
+        _configure(e2e_project, "smtp", f'[providers.smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\nworkers = 4\n', rate_limit=PACE)
         _kill_and_rerun(e2e_project, _env(), seed=2)
         received = Counter(rcpt.lower() for rcpts, _ in smtp.received for rcpt in rcpts)
     # SMTP cannot be asked what it accepted: each kill may leave the in-flight batches
@@ -147,6 +198,7 @@ def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
             e2e_project, "postmark",
             f'[providers.postmark]\nbase_url = "{fake.url}"\nmessage_stream = "broadcast"\nbatch_size = 50\n'
             f"timeout = [2, 1.5]\nreconcile_grace_seconds = 5\nbackoff_base = 0.2\nworkers = 4\n",
+            rate_limit=PACE,
         )
         outputs = _kill_and_rerun(e2e_project, _env(POSTMARK_SERVER_TOKEN=TOKEN), seed=3)
         assert TOKEN not in "".join(outputs)
@@ -155,23 +207,86 @@ def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
     _assert_exactly_once(e2e_project, received, max_unknown=50)
 
 
-def test_ctrl_c_stops_cleanly_and_the_next_run_continues(e2e_project: Path) -> None:
-    with FakePostmark(token=TOKEN, latency=0.05) as fake:
-        _configure(
-            e2e_project, "postmark",
-            f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 2\nreconcile_grace_seconds = 0\n',
-        )
-        env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
+def _postmark_project(project: Path, fake: FakePostmark) -> dict:
+    """One worker, batches of 20, no search grace: the environment for `send` through ``fake``."""
+    _configure(project, "postmark", f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 1\nreconcile_grace_seconds = 0\n')
+    return _env(POSTMARK_SERVER_TOKEN=TOKEN)
+
+
+def _interrupted(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 130 and "Traceback" not in text, text
+    return text
+
+
+def _nothing_was_sent(project: Path, fake: FakePostmark, output: str) -> None:
+    assert "Interrupted before sending: nothing was sent." in output
+    assert not [r for r in fake.requests if r.path == "/email/batch"]
+    conn = _ledger(project)
+    try:
+        assert ledger.find_send(conn, SLUG) is None  # not even the recipient snapshot
+    finally:
+        conn.close()
+
+
+def test_ctrl_c_at_the_confirmation_prompt_sends_nothing(e2e_project: Path) -> None:
+    with FakePostmark(token=TOKEN) as fake:
+        proc = _send(e2e_project, _postmark_project(e2e_project, fake), confirm=True)
+        seen = b""
+        while b"to confirm" not in seen:  # the prompt has no newline: read what is there
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, f"the send ended before asking: {seen.decode(errors='replace')}"
+            seen += chunk
+        output = seen.decode() + _interrupted(proc)
+        _nothing_was_sent(e2e_project, fake, output)
+
+
+def test_ctrl_c_while_planning_sends_nothing(e2e_project: Path) -> None:
+    """The moment the old fixed-time test hit by chance: planning runs SpamAssassin, a child
+    process. A stand-in that says it started and then never finishes holds planning there."""
+    started = e2e_project / "spamassassin-started"
+    bin_dir = e2e_project / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "spamassassin"
+    stand_in.write_text(f"#!/bin/sh\ntouch '{started}'\nexec cat > /dev/null\n")  # stdin stays open: blocks
+    stand_in.chmod(0o755)
+    set_checks(e2e_project, "spamassassin = true")
+    with FakePostmark(token=TOKEN) as fake:
+        env = _postmark_project(e2e_project, fake)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
         proc = _send(e2e_project, env)
-        time.sleep(2.5)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-        assert proc.returncode == 130, out.decode()
-        assert "pending" in out.decode() and "Traceback" not in out.decode()
-        first = sum(fake.per_recipient.values())
-        assert 0 < first < ACTIVE
+        assert _wait_for(proc, "SpamAssassin started", started.exists)
+        _nothing_was_sent(e2e_project, fake, _interrupted(proc))
+
+
+def test_ctrl_c_while_sending_stops_after_the_batch_in_flight_and_the_next_run_completes(e2e_project: Path) -> None:
+    release = threading.Event()
+    with FakePostmark(token=TOKEN) as fake:
+        env = _postmark_project(e2e_project, fake)
+        # The first batch goes through; the second is held by the fake until after Ctrl-C.
+        fake.script(Fault(path="/email/batch"), Fault(hold=release, path="/email/batch"))
+        batches = lambda: len([r for r in fake.requests if r.path == "/email/batch"])  # noqa: E731
+        proc = _send(e2e_project, env)
+        conn = _ledger(e2e_project)
+        try:
+            assert _wait_for(proc, "the first batch accepted, the second in flight", lambda: _accepted(conn) == 20 and batches() == 2)
+            proc.send_signal(signal.SIGINT)
+            release.set()
+            out, _ = proc.communicate(timeout=120)
+            output = out.decode(errors="replace")
+            assert proc.returncode == 130 and "Traceback" not in output, output
+            assert "Stopped by Ctrl-C" in output and "still pending" in output
+            # Nothing new after Ctrl-C; the batch the provider already had is recorded.
+            assert sorted(fake.per_recipient.values()) == [1] * 40 and batches() == 2
+            send = ledger.find_send(conn, SLUG)
+            assert ledger.counts(conn, send) == {**ledger.counts(conn, send), "accepted": 40, "pending": ACTIVE - 40, "sending": 0}
+        finally:
+            conn.close()
         final = _send(e2e_project, env)
-        final.communicate(timeout=120)
-        assert final.returncode == 0
+        out, _ = final.communicate(timeout=240)
+        assert final.returncode == 0, out.decode(errors="replace")
         received = Counter(fake.per_recipient)
     _assert_exactly_once(e2e_project, received, max_unknown=0)
+    assert len(received) == ACTIVE

@@ -28,7 +28,7 @@ from .footnotes import scan_footnotes
 from .links import check_links
 from .message import check_message, check_spam, spamassassin_available
 
-__all__ = ["CheckRun", "check_issue", "run_checks", "spamassassin_available", "contrast_ratio", "CheckOptions"]
+__all__ = ["CheckRun", "check_issue", "run_checks", "spamassassin_available", "spamassassin_wanted", "contrast_ratio", "CheckOptions"]
 LOCATED_RE = re.compile(r"^(?P<where>\S.*?(?::\d+)?): (?P<what>.+)$", re.S)
 
 
@@ -62,6 +62,11 @@ def check_issue(
 
         findings += check_online(ctx)
     return _ordered(_without_ignored(findings, options))
+
+
+def spamassassin_wanted(settings: Settings, spamassassin: bool = True) -> bool:
+    """Whether a check scores the message: the caller's option and ``[checks] spamassassin``."""
+    return spamassassin and load_options(settings).spamassassin
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,17 @@ def check(
     spamassassin: bool = typer.Option(True, "--spamassassin/--no-spamassassin", help="Score the message with a local SpamAssassin, when installed."),
 ) -> None:
     """Check an issue before sending: content, links, images, accessibility, the message itself."""
-    from ..checks import run_checks, spamassassin_available
+    from ..checks import run_checks, spamassassin_available, spamassassin_wanted
 
-    result = run_guarded(lambda: run_checks(issue, state.settings(), online=online, spamassassin=spamassassin))
+    settings = run_guarded(state.settings)
+    result = run_guarded(lambda: run_checks(issue, settings, online=online, spamassassin=spamassassin))
     findings = result.findings
     if format is Format.json:
         typer.echo(json.dumps([asdict(f) for f in findings], indent=2, ensure_ascii=False))
     else:
         for f in findings:
             typer.echo(f"{f.severity}  {f.location}  {f.id}  {f.message}")
-        if spamassassin and result.compiled is not None and not spamassassin_available():
+        if result.compiled is not None and spamassassin_wanted(settings, spamassassin) and not spamassassin_available():
             typer.echo("Note: SpamAssassin is not installed, so the spam score was not checked (apt-get install spamassassin).")
         typer.echo(_summary(findings))
     if result.failed:

@@ -35,13 +35,20 @@ def send(
         raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
 
     request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
-    plan = run_guarded(plan_send, request, settings, conn)
-    _print_plan(plan, dry_run)
-    if dry_run or plan.recipients == 0 and not plan.existing:
-        raise typer.Exit(0)
-    if plan.needs_confirmation and not yes:
-        _confirm(plan)
-    report = _run_with_progress(execute_send, plan, conn)
+    try:
+        plan = run_guarded(plan_send, request, settings, conn)
+        _print_plan(plan, dry_run)
+        if dry_run or plan.recipients == 0 and not plan.existing:
+            raise typer.Exit(0)
+        if plan.needs_confirmation and not yes:
+            _confirm(plan)
+    except KeyboardInterrupt:
+        _stop_interrupted("Interrupted before sending: nothing was sent.")
+    try:
+        report = _run_with_progress(execute_send, plan, conn)
+    except KeyboardInterrupt:  # a second Ctrl-C while sending, or one outside the dispatch loop
+        _stop_interrupted("Interrupted. Nothing that may have reached the provider will be sent twice: "
+                          "run the same send command again to continue ('newsletter status ISSUE' shows how far it got).")
     _print_report(report)
     if report.run.interrupted:
         raise typer.Exit(130)
@@ -94,8 +101,19 @@ def _print_plan(plan, dry_run: bool) -> None:
         console.print("Dry run: nothing was sent.")
 
 
+def _stop_interrupted(text: str) -> None:
+    err_console().print(f"\n{text}", markup=False)
+    raise typer.Exit(130)
+
+
 def _confirm(plan) -> None:
-    answer = typer.prompt(f"Send to {plan.recipients:,} recipients through {plan.provider}? Type {plan.recipients} to confirm", default="", show_default=False)
+    question = f"Send to {plan.recipients:,} recipients through {plan.provider}? Type {plan.recipients} to confirm"
+    try:
+        answer = typer.prompt(question, default="", show_default=False)
+    except typer.Abort as err:  # click turns Ctrl-C and end of input at a prompt into Abort
+        if isinstance(err.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        answer = ""
     if answer.strip().replace(",", "") != str(plan.recipients):
         err_console().print("Cancelled: nothing was sent.", markup=False)
         raise typer.Exit(1)
@@ -139,6 +157,8 @@ def _print_report(report) -> None:
     run = report.run
     rate = (run.accepted / report.elapsed) if report.elapsed else 0
     console.print(f"This run: {run.accepted:,} accepted, {run.rejected:,} rejected, {run.unknown:,} unknown, {run.skipped:,} skipped in {report.elapsed:.1f} s ({rate:,.0f}/s)")
+    if run.interrupted:
+        console.print("Stopped by Ctrl-C: nothing new was sent after it, and what the provider already had is recorded.")
     if run.requeued:
         console.print(f"{run.requeued:,} recipient(s) went back to pending: the provider never got them, so the next run sends them.")
     for r in report.reconciled:

@@ -122,13 +122,18 @@ class Preview:
         return sorted(f for f in folders if f.is_dir()), relevant
 
 
-def watch(preview: Preview, stop: threading.Event) -> None:
-    """Rebuild on every relevant change until ``stop`` is set (runs in its own thread)."""
+def watch(preview: Preview, stop: threading.Event, watching: threading.Event) -> None:
+    """Rebuild on every relevant change until ``stop`` is set (runs in its own thread).
+    ``watching`` is set once the folders are watched: an edit before that is not seen."""
     import watchfiles
 
     folders, relevant = preview.watched()
-    for _changes in watchfiles.watch(*folders, watch_filter=relevant, stop_event=stop, debounce=400, step=50, recursive=False, raise_interrupt=False):
-        preview.rebuild()
+    # yield_on_timeout: the first (empty) yield comes once the watches are registered.
+    for changes in watchfiles.watch(*folders, watch_filter=relevant, stop_event=stop, debounce=400, step=50, rust_timeout=200,
+                                    yield_on_timeout=True, recursive=False, raise_interrupt=False):
+        watching.set()
+        if changes:
+            preview.rebuild()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -208,6 +213,7 @@ class PreviewServer(ThreadingHTTPServer):
                 raise PreviewError(f"{HOST}:{port}: the port is already in use", hint="Stop the other preview, or pass --port 0 to use any free port.") from err
             raise PreviewError(f"{HOST}:{port}: cannot listen: {err.strerror}") from err
         self._stop = threading.Event()
+        self.watching = threading.Event()  # set once file changes are seen (like uvicorn's `started`)
         self._workers: list[threading.Thread] = []
 
     @property
@@ -217,7 +223,7 @@ class PreviewServer(ThreadingHTTPServer):
     def start(self, *, watch_files: bool = True) -> "PreviewServer":
         self._spawn(lambda: self.serve_forever(poll_interval=0.1), "preview-http")
         if watch_files:
-            self._spawn(lambda: watch(self.preview, self._stop), "preview-watch")
+            self._spawn(lambda: watch(self.preview, self._stop, self.watching), "preview-watch")
         return self
 
     def _spawn(self, target, name: str) -> None:

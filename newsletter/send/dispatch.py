@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import queue
 import random
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import (
     ProviderAuthError,
@@ -125,32 +127,25 @@ class Dispatcher:
         in_flight = 0
         budget = limit if limit is not None else float("inf")
         try:
-            for chunk in ledger.iter_pending(self.conn, self.send, self.batch_size):
-                # Wait for a free worker before personalizing: at most `workers` batches of
-                # messages exist at once (memory is workers x batch size, not more).
-                while in_flight >= self.workers:
+            with self._ctrl_c_stops():
+                for chunk in ledger.iter_pending(self.conn, self.send, self.batch_size):
+                    # Wait for a free worker before personalizing: at most `workers` batches of
+                    # messages exist at once (memory is workers x batch size, not more).
+                    while in_flight >= self.workers:
+                        self._settle(self._results.get())
+                        in_flight -= 1
+                    if self._stop.is_set() or budget <= 0:
+                        break
+                    job = self._prepare(chunk[: int(min(budget, len(chunk)))])
+                    if job is None:
+                        continue
+                    budget -= len(job.rows)
+                    self._pace(len(job.messages))
+                    self._jobs.put(job)
+                    in_flight += 1
+                while in_flight:
                     self._settle(self._results.get())
                     in_flight -= 1
-                if self._stop.is_set() or budget <= 0:
-                    break
-                job = self._prepare(chunk[: int(min(budget, len(chunk)))])
-                if job is None:
-                    continue
-                budget -= len(job.rows)
-                self._pace(len(job.messages))
-                self._jobs.put(job)
-                in_flight += 1
-            while in_flight:
-                self._settle(self._results.get())
-                in_flight -= 1
-        except KeyboardInterrupt:
-            # Stop dispatching; batches already with a worker finish and are recorded. Rows
-            # still 'sending' if the user presses Ctrl-C again become 'unknown' next run.
-            self.stats.interrupted = True
-            self._stop.set()
-            while in_flight:
-                self._settle(self._results.get())
-                in_flight -= 1
         finally:
             self._stop.set()
             for _ in threads:
@@ -158,6 +153,28 @@ class Dispatcher:
             for t in threads:
                 t.join(timeout=5)
         return self.stats
+
+    @contextmanager
+    def _ctrl_c_stops(self) -> Iterator[None]:
+        """The first Ctrl-C (SIGINT) asks the run to stop: nothing new is dispatched, and the
+        batches already with a worker finish and are recorded. A handler, not KeyboardInterrupt,
+        because an exception can land between taking a result and recording it. A second
+        Ctrl-C interrupts at once; rows it leaves 'sending' become 'unknown' next run."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals only reach the main thread: whoever runs us elsewhere stops us
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def stop(signum, frame) -> None:
+            self.stats.interrupted = True
+            self._stop.set()
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _prepare(self, rows: list[Delivery]) -> _Job | None:
         """Skip who left since the snapshot, personalize, and commit the batch as 'sending'."""

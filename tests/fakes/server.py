@@ -7,7 +7,8 @@ running in a daemon thread. A provider fake adds routes; the machinery gives eve
 - a scripting queue of faults applied to the next N requests: a canned answer (401, 422, 429
   with or without Retry-After, 500...), added latency, "process then hang" (the request is
   handled and stored, then the answer comes later than the client's timeout: a true in-doubt
-  case), and dropped connections before or after processing;
+  case), "hold" (the request waits until the test releases it: a send caught mid-flight), and
+  dropped connections before or after processing;
 - a seeded random-fault mode (429 / 500 / slow / drop probabilities) for end-to-end tests.
 
 Paths under ``/_fake/`` are admin paths: never faulted, never recorded.
@@ -86,6 +87,7 @@ class Fault:
     latency: float = 0.0  # seconds to wait before handling
     hang: float = 0.0  # handle (and store), then wait this long before answering
     drop: Literal["before", "after"] | None = None  # close the socket without answering
+    hold: threading.Event | None = None  # received and recorded, handled only once the test sets it
     path: str | None = None  # only requests whose path starts with this consume the fault
 
     @classmethod
@@ -222,6 +224,11 @@ class FakeServer:
         if seconds > 0:
             self.stopping.wait(seconds)
 
+    def wait_for(self, event: threading.Event) -> None:
+        """Until the test sets ``event`` (or the server stops)."""
+        while not (event.wait(0.02) or self.stopping.is_set()):
+            pass
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a hanging handler must never block shutdown
@@ -257,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.remember(request)
         if fault.drop == "before":
             return self._drop()
+        if fault.hold is not None:
+            fake.wait_for(fault.hold)
         fake.sleep(fake.latency + fault.latency)
         response = fault.respond or fake.dispatch(request)
         if fault.drop == "after":
@@ -302,8 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
-    """Poll ``predicate`` (for assertions on work a handler thread finishes after answering)."""
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``predicate`` (for assertions on work a handler thread finishes after answering).
+    The timeout is only a deadline for a state that never comes, so it is generous: CI is busy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

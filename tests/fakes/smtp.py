@@ -44,6 +44,7 @@ class ScriptedHandler:
         self.received: list[tuple[list[str], bytes]] = []
         self.rejected: dict[str, str] = {}
         self.connections = 0
+        self.transports: list[asyncio.Transport] = []  # every client connection, for hang_up()
         self._script: dict[str, deque[Any]] = {"MAIL": deque(), "RCPT": deque(), "DATA": deque()}
         self._lock = threading.Lock()
 
@@ -54,6 +55,7 @@ class ScriptedHandler:
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
         self.connections += 1
+        self.transports.append(server.transport)
         session.host_name = hostname
         return responses
 
@@ -92,11 +94,11 @@ class ScriptedHandler:
 
 
 class FakeSmtp:
-    def __init__(self, username: str | None = None, password: str | None = None, idle_timeout: float = 300) -> None:
+    def __init__(self, username: str | None = None, password: str | None = None) -> None:
         self.handler = ScriptedHandler()
         self.port = free_port()
         self.username, self.password = username, password
-        kwargs: dict[str, Any] = {"timeout": idle_timeout}  # the server hangs up on idle clients
+        kwargs: dict[str, Any] = {"timeout": 300}  # idle clients: hang_up() closes them when a test wants
         if username:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=5, **kwargs)
@@ -114,6 +116,21 @@ class FakeSmtp:
 
     def script(self, command: str, *actions: Any) -> None:
         self.handler._script[command.upper()].extend(actions)
+
+    def hang_up(self) -> None:
+        """Close every client connection now (with the 421 a server timing out idle clients
+        sends), and return once it is done."""
+        closed = threading.Event()
+
+        def close_all() -> None:
+            for transport in self.handler.transports:
+                if not transport.is_closing():
+                    transport.write(b"421 4.4.2 Closing connection, idle too long\r\n")
+                    transport.close()
+            closed.set()
+
+        self.controller.loop.call_soon_threadsafe(close_all)
+        assert closed.wait(30), "the SMTP server's loop did not run"
 
     def options(self, **overrides: Any) -> dict[str, Any]:
         """Provider options pointing at this server (plain SMTP, short timeout for tests)."""
