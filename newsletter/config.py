@@ -255,22 +255,21 @@ def _report(path: Path, text: str, problems: list[Problem]) -> ConfigError:
     listing = "\n".join("  " + located(where, line, problem.text) for line, problem in placed)
     return ConfigError(
         f"{where}: {len(placed)} problems:\n{listing}",
-        hint="Fix these keys in newsletter.toml (README, Configuration, lists every key); every problem is listed above.",
+        hint="Fix these keys in newsletter.toml; README, Configuration, lists every key.",
     )
 
 
 def _hint_for(problem: Problem) -> str:
+    """What the key means, and where the user guide lists the keys of its table."""
     option = _option(problem.table, problem.key)
-    meaning = f"{problem.key}: {option.help}. " if option and option.help else ""
-    return f"{meaning}Fix it in newsletter.toml (README, Configuration, lists every key)."
+    meaning = f"{problem.key}: {option.help}. " if option else ""
+    guide = "Providers" if problem.table.startswith("providers.") else "Configuration"
+    return f"{meaning}Fix it in newsletter.toml; README, {guide}, lists every key."
 
 
 def _option(table: str, key: str | None) -> Option | None:
-    provider = table.partition("providers.")[2]
-    try:
-        options = provider_options(provider) if provider in REGISTRY else TABLES.get(table, ())
-    except ConfigError:
-        return None
+    provider = table.removeprefix("providers.") if table.startswith("providers.") else None
+    options = provider_options(provider) if provider in REGISTRY else TABLES.get(table, ())
     return next((o for o in options if o.key == key), None)
 
 
