@@ -3,6 +3,10 @@
 The file is found from the current folder upward, or given by ``--config`` / ``NEWSLETTER_CONFIG``.
 Relative paths in it resolve against its own folder. Secrets never live here: they come from
 the environment only (see ``secret``).
+
+Every key is declared as an ``Option`` (options.py): the tables here in ``TABLES``, each
+provider's in its adapter class (providers/base.py). ``load_settings`` checks the whole file
+against them before any command does anything, and reports every problem with its line.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """SMTP submission with the standard library: any relay (Postmark/SendGrid/Mailgun SMTP, a
 company server, a local MTA).
 
-``[providers.smtp]`` settings: see ``SmtpProvider.options``. Credentials only from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
+``[providers.smtp]`` settings: see ``SmtpProvider.options``. Credentials only from the
+environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
 
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
 and reopened once if the server hung up before a message's DATA). A batch is sent one message
