@@ -104,9 +104,9 @@ def bench_send(config: Path, recipients: int, latency_ms: float, workers: int, b
         conn = open_db(settings.database)
         plan = plan_send(SendRequest(Path(config.parent / ISSUE)), settings, conn, env=env)
         sample = Personalizer(plan.compiled, settings, b"bench-secret").message(Recipient(1, "reader1@example.com", "Reader1"))
-        from newsletter.providers.postmark import PostmarkProvider
+        from newsletter.providers.base import create_provider
 
-        one = len(encode_json([PostmarkProvider({"base_url": "http://127.0.0.1:1"}, env)._message(sample)]))
+        one = len(encode_json([create_provider("postmark", {"base_url": "http://127.0.0.1:1"}, env)._message(sample)]))
         fake_cpu0, t0, cpu0 = cpu_seconds(fake.pid), time.perf_counter(), time.process_time()
         report = execute_send(plan, conn, env=env)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

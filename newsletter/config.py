@@ -3,11 +3,14 @@
 The file is found from the current folder upward, or given by ``--config`` / ``NEWSLETTER_CONFIG``.
 Relative paths in it resolve against its own folder. Secrets never live here: they come from
 the environment only (see ``secret``).
+
+Every key is declared as an ``Option`` (options.py): the tables here in ``TABLES``, each
+provider's in its adapter class (providers/base.py). ``load_settings`` checks the whole file
+against them before any command does anything, and reports every problem with its line.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -15,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, located
+from .options import REQUIRED, Option, Problem, check_table, did_you_mean
+from .providers.base import REGISTRY, check_provider_table, provider_options
 
 CONFIG_NAME = "newsletter.toml"
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Settings:
     workers: int
     rate_limit: float  # messages per second, 0 = unlimited
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    checks: Mapping[str, Any] = field(default_factory=dict)
+    checks: Mapping[str, Any] = field(default_factory=dict)  # the keys given, typed (compiled regexes)
     # Preference-centre topics, in file order: tag (as `send --tag` uses it) -> label shown to readers.
     topics: Mapping[str, str] = field(default_factory=dict)
     signup: "Signup" = field(default_factory=lambda: Signup())
@@ -90,53 +93,72 @@ class Settings:
         return self.providers.get(name, {})
 
 
-# Schema: table -> key -> (type, default). A default of REQUIRED means the key must be given.
-REQUIRED = object()
-SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
-    "newsletter": {"name": (str, REQUIRED), "language": (str, "en")},
-    "sender": {
-        "from_name": (str, REQUIRED),
-        "from_address": (str, REQUIRED),
-        "reply_to": (str, None),
-        "postal_address": (str, REQUIRED),
-    },
-    "site": {"base_url": (str, REQUIRED)},
-    "brand": {
-        "logo_url": (str, REQUIRED),
-        "logo_alt": (str, REQUIRED),
-        "logo_width": (int, 160),
-        "primary_color": (str, "#2f5d50"),
-        "text_color": (str, "#1f2933"),
-        "background_color": (str, "#f4f1ea"),
-        "link_color": (str, "#1d5c8c"),
-    },
-    "content": {
-        "disclaimer": (str, REQUIRED),
-        "why_received": (str, REQUIRED),
-        "first_name_fallback": (str, "there"),
-    },
-    "cta": {"label": (str, REQUIRED), "url": (str, REQUIRED)},
-    "unsubscribe": {"mailto": (str, REQUIRED)},
-    "paths": {
-        "templates": (str, "templates"),
-        "issues": (str, "issues"),
-        "output": (str, "build"),
-        "outbox": (str, "outbox"),
-    },
-    "storage": {"database": (str, "data/newsletter.db")},
-    "provider": {"name": (str, "outbox"), "workers": (int, 4), "rate_limit": ((int, float), 0)},
-    "providers": {},  # free-form per provider; each adapter validates its own table
-    "checks": {},  # free-form; checks.py validates its own keys
-    "topics": {},  # free-form: tag = "label shown on the preferences page"
-    "signup": {
-        "consent_text": (str, Signup.consent_text),
-        "consent_version": (str, Signup.consent_version),
-        "confirm_days": (int, Signup.confirm_days),
-        "per_ip_per_hour": (int, Signup.per_ip_per_hour),
-        "per_address_per_day": (int, Signup.per_address_per_day),
-    },
+# Every table and key of newsletter.toml ([providers.<name>] tables: see providers/base.py).
+TABLES: dict[str, tuple[Option, ...]] = {
+    "newsletter": (
+        Option("name", "string", REQUIRED, "the newsletter's name (List-Id, page titles)"),
+        Option("language", "string", "en", "the language of the issues (the HTML lang attribute)"),
+    ),
+    "sender": (
+        Option("from_name", "string", REQUIRED, "the From display name"),
+        Option("from_address", "email", REQUIRED, "the From address; its domain is the sending domain"),
+        Option("reply_to", "email", None, "where replies go (default: the From address)"),
+        Option("postal_address", "string", REQUIRED, "the sender's postal address, in every email (CAN-SPAM)"),
+    ),
+    "site": (Option("base_url", "https_url", REQUIRED, "the public site: web-view and unsubscribe links"),),
+    "brand": (
+        Option("logo_url", "https_url", REQUIRED, "the logo image at the top of every email"),
+        Option("logo_alt", "string", REQUIRED, "the logo's alt text"),
+        Option("logo_width", "integer", 160, "the logo's width in pixels", min=1, max=600),
+        Option("primary_color", "colour", "#2f5d50", "headings, buttons and the header bar"),
+        Option("text_color", "colour", "#1f2933", "body text"),
+        Option("background_color", "colour", "#f4f1ea", "the page behind the email's column"),
+        Option("link_color", "colour", "#1d5c8c", "links"),
+    ),
+    "content": (
+        Option("disclaimer", "string", REQUIRED, "shown in both parts of every email"),
+        Option("why_received", "string", REQUIRED, "why the reader gets this email, in the footer"),
+        Option("first_name_fallback", "string", "there", "the {{ first_name }} of a subscriber without one"),
+    ),
+    "cta": (
+        Option("label", "string", REQUIRED, "the call to action at the end of every issue"),
+        Option("url", "https_url", REQUIRED, "where it links to"),
+    ),
+    "unsubscribe": (Option("mailto", "email", REQUIRED, "the address in List-Unsubscribe's mailto: URI"),),
+    "paths": (
+        Option("templates", "path", "templates", "the email templates"),
+        Option("issues", "path", "issues", "the issues' Markdown files"),
+        Option("output", "path", "build", "where build writes"),
+        Option("outbox", "path", "outbox", "where the outbox provider writes .eml files"),
+    ),
+    "storage": (Option("database", "path", "data/newsletter.db", "the SQLite database (NEWSLETTER_DATABASE overrides)"),),
+    "provider": (
+        Option("name", "string", "outbox", "the provider that sends", choices=tuple(REGISTRY)),
+        Option("workers", "integer", 4, "batches in flight at once", min=1, max=32),
+        Option("rate_limit", "number", 0.0, "messages per second, 0 = unlimited", min=0),
+    ),
+    "checks": (
+        Option("claim_phrases", "strings", None, "replaces the default list of claim phrases"),
+        Option("extra_claim_phrases", "strings", None, "added to the claim phrases"),
+        Option("disclaimer_pattern", "regex", None, "a regex (case-insensitive) instead of [content] disclaimer"),
+        Option("postal_address_pattern", "regex", None, "a regex instead of [sender] postal_address"),
+        Option("ignore", "strings", None, "warning ids (fnmatch patterns) to leave out; errors always count"),
+        Option("online_skip", "strings", None, "URL prefixes --online never fetches"),
+        Option("doi_resolver", "url", None, "where --online resolves DOIs (https://doi.org/)"),
+        Option("spamassassin", "boolean", None, "false: never run SpamAssassin (true)"),
+    ),
+    "signup": (
+        Option("consent_text", "string", Signup.consent_text, "shown beside the sign-up button, kept in the consent record"),
+        Option("consent_version", "string", Signup.consent_version, "kept with it; change it when the text changes"),
+        Option("confirm_days", "integer", Signup.confirm_days, "days a confirmation link stays valid", min=1),
+        Option("per_ip_per_hour", "integer", Signup.per_ip_per_hour, "sign-ups accepted per IP address per hour", min=1),
+        Option("per_address_per_day", "integer", Signup.per_address_per_day, "confirmation emails per address per day", min=1),
+    ),
 }
-OPTIONAL_TABLES = {"paths", "storage", "provider", "providers", "checks", "unsubscribe", "topics", "signup"}
+# Tables checked by their own rules: [providers.<name>] against each adapter, [topics] free-form.
+OWN_RULES = ("providers", "topics")
+REQUIRED_TABLES = ("newsletter", "sender", "site", "brand", "content", "cta")
+KNOWN_TABLES = (*TABLES, *OWN_RULES)
 
 
 def find_config(start: Path | None = None, explicit: str | os.PathLike | None = None) -> Path:
@@ -159,98 +181,143 @@ def find_config(start: Path | None = None, explicit: str | os.PathLike | None = 
 
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Parse and validate the config file; raise one ConfigError listing every problem."""
+    """Parse and check the config file; raise one ConfigError listing every problem.
+
+    Nothing else has run yet: no lock, database or network is touched before this passes."""
     env = os.environ if env is None else env
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = re.search(r"line (\d+)", str(err))
         where = f"{path}:{line.group(1)}" if line else str(path)
         raise ConfigError(f"{where}: invalid TOML: {err}", hint="Fix the syntax at that line.") from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text: {err.reason}", hint="Save newsletter.toml as UTF-8.") from err
 
-    problems: list[str] = []
-    values = _validate(raw, problems)
-    root = path.parent
-    _check_formats(values, problems)
+    values, problems = _check(raw)
     if problems:
-        listing = "; ".join(problems)
-        raise ConfigError(
-            f"{path}: {len(problems)} problem{'s' if len(problems) > 1 else ''}: {listing}",
-            hint="Fix these keys in newsletter.toml; every problem is listed above.",
-        )
-    return _build(path, root, values, env)
+        raise _report(path, text, problems)
+    return _build(path, path.parent, values, env)
 
 
-def _validate(raw: Mapping[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {}
-    for table in raw:
-        if table not in SCHEMA:
-            problems.append(f"unknown table [{table}]{_did_you_mean(table, SCHEMA)}")
-    for table, keys in SCHEMA.items():
+def _check(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Every table typed, and every problem in the whole file."""
+    problems = [Problem(table, None, f"unknown table [{table}]{did_you_mean(table, KNOWN_TABLES)}") for table in raw if table not in KNOWN_TABLES]
+    problems += [Problem(table, None, f"[{table}] is required") for table in REQUIRED_TABLES if table not in raw]
+    values: dict[str, Any] = {}
+    for table in KNOWN_TABLES:
         given = raw.get(table, {})
         if not isinstance(given, dict):
-            problems.append(f"[{table}] must be a table")
-            values[table] = {}  # the format checks below still look the table up
-            continue
-        if table not in raw and table not in OPTIONAL_TABLES:
-            problems.append(f"[{table}] is required")
-        if not keys:  # free-form table
-            values[table] = dict(given)
-            continue
-        for key in given:
-            if key not in keys:
-                problems.append(f"[{table}] unknown key '{key}'{_did_you_mean(key, keys)}")
-        values[table] = {}
-        for key, (kind, default) in keys.items():
-            if key not in given:
-                if default is REQUIRED and table in raw:
-                    problems.append(f"[{table}] {key} is required")
-                values[table][key] = None if default is REQUIRED else default
-                continue
-            value = given[key]
-            if not isinstance(value, kind) or isinstance(value, bool):
-                problems.append(f"[{table}] {key} must be {_kind_name(kind)}")
-            values[table][key] = value
-    return values
+            problems.append(Problem(table, None, f"[{table}] must be a table"))
+            given = {}
+        if table == "providers":
+            values[table] = _check_providers(given, problems)
+        elif table == "topics":
+            values[table] = _check_topics(given, problems)
+        else:
+            values[table], found = check_table(table, given, TABLES[table])
+            # A missing optional table has no required keys: its defaults stand (e.g. [unsubscribe]).
+            problems += [p for p in found if table in raw or p.key is not None]
+    return values, problems
 
 
-def _check_formats(values: dict[str, dict[str, Any]], problems: list[str]) -> None:
-    for key in ("from_address", "reply_to"):
-        address = values["sender"].get(key)
-        if isinstance(address, str) and not EMAIL_RE.match(address):
-            problems.append(f"[sender] {key} '{address}' is not an email address")
-    mailto = values["unsubscribe"].get("mailto")
-    if isinstance(mailto, str) and not EMAIL_RE.match(mailto):
-        problems.append(f"[unsubscribe] mailto '{mailto}' is not an email address")
-    for table, key in (("site", "base_url"), ("cta", "url"), ("brand", "logo_url")):
-        url = values[table].get(key)
-        if isinstance(url, str) and not url.startswith("https://"):
-            problems.append(f"[{table}] {key} must be an absolute https:// URL")
-    for key, value in values["brand"].items():
-        if key.endswith("_color") and isinstance(value, str) and not COLOR_RE.match(value):
-            problems.append(f"[brand] {key} '{value}' must be a colour like #1a2b3c")
-    provider = values["provider"]
-    if isinstance(provider.get("workers"), int) and not 1 <= provider["workers"] <= 32:
-        problems.append("[provider] workers must be between 1 and 32")
-    if isinstance(provider.get("rate_limit"), (int, float)) and provider["rate_limit"] < 0:
-        problems.append("[provider] rate_limit must be 0 (unlimited) or more")
-    for name, table in values["providers"].items():
-        if not isinstance(table, dict):
-            problems.append(f"[providers.{name}] must be a table")
-    for tag, label in values["topics"].items():
+def _check_providers(given: Mapping[str, Any], problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    """Each [providers.<name>] against its adapter's options, the selected one or not: switching
+    provider is a one-line change, so a mistake in the other table is reported now."""
+    tables = {}
+    for name, table in given.items():
+        where = f"providers.{name}"
+        if name not in REGISTRY:
+            problems.append(Problem(where, None, f"[{where}] unknown provider '{name}'{did_you_mean(name, REGISTRY)}"))
+        elif not isinstance(table, dict):
+            problems.append(Problem(where, None, f"[{where}] must be a table"))
+        else:
+            typed, found = check_provider_table(name, table)
+            problems += found
+            tables[name] = {key: value for key, value in typed.items() if key in table}  # unset: the reader's default
+    return tables
+
+
+def _check_topics(given: Mapping[str, Any], problems: list[Problem]) -> dict[str, str]:
+    for tag, label in given.items():
         if not isinstance(label, str) or not label.strip():
-            problems.append(f"[topics] {tag} must be a label (a non-empty string)")
-    for key in ("confirm_days", "per_ip_per_hour", "per_address_per_day"):
-        number = values["signup"].get(key)
-        if isinstance(number, int) and number < 1:
-            problems.append(f"[signup] {key} must be 1 or more")
+            problems.append(Problem("topics", tag, f"[topics] {tag} must be a label (a non-empty string)"))
+    return {tag: label for tag, label in given.items() if isinstance(label, str)}
+
+
+def _report(path: Path, text: str, problems: list[Problem]) -> ConfigError:
+    """One error: a single problem on one line, several as a count then one line each, in file order."""
+    lines = key_lines(text)
+    where = _shown(path)
+    placed = sorted(((lines.get((p.table, p.key)) or lines.get((p.table, None)), p) for p in problems), key=lambda lp: lp[0] or 1 << 30)
+    if len(placed) == 1:
+        line, problem = placed[0]
+        return ConfigError(located(where, line, problem.text), hint=_hint_for(problem))
+    listing = "\n".join("  " + located(where, line, problem.text) for line, problem in placed)
+    return ConfigError(
+        f"{where}: {len(placed)} problems:\n{listing}",
+        hint="Fix these keys in newsletter.toml; README, Configuration, lists every key.",
+    )
+
+
+def _hint_for(problem: Problem) -> str:
+    """What the key means, and where the user guide lists the keys of its table."""
+    option = _option(problem.table, problem.key)
+    meaning = f"{problem.key}: {option.help}. " if option else ""
+    guide = "Providers" if problem.table.startswith("providers.") else "Configuration"
+    return f"{meaning}Fix it in newsletter.toml; README, {guide}, lists every key."
+
+
+def _option(table: str, key: str | None) -> Option | None:
+    provider = table.removeprefix("providers.") if table.startswith("providers.") else None
+    options = provider_options(provider) if provider in REGISTRY else TABLES.get(table, ())
+    return next((o for o in options if o.key == key), None)
+
+
+def _shown(path: Path) -> str:
+    """The path as the user would type it: relative when under the current folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+HEADER_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+KEY_RE = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+
+
+def key_lines(text: str) -> dict[tuple[str, str | None], int]:
+    """(table, key) -> line number and (table, None) -> its header's line: a plain scan for
+    ``[table]`` and ``key =`` (tomllib gives no positions), skipping multi-line strings."""
+    found: dict[tuple[str, str | None], int] = {}
+    table, in_string = "", False
+    for number, line in enumerate(text.splitlines(), start=1):
+        quotes = line.count('"""') + line.count("'''")
+        if not in_string:
+            header, key = HEADER_RE.match(line), KEY_RE.match(line)
+            if header:
+                table = _dotted(header.group(1))
+                found.setdefault((table, None), number)
+            elif key:
+                *inner, name = _dotted(key.group(1)).split(".")
+                found.setdefault((".".join([table, *inner]).strip("."), name), number)
+        in_string ^= quotes % 2 == 1
+    return found
+
+
+def _dotted(name: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in name.split("."))
 
 
 def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[str, str]) -> Settings:
-    def resolve(p: str) -> Path:
+    def resolve(p: str | Path) -> Path:
         return (root / Path(p).expanduser()).resolve()
+
+    def resolve_paths(table: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: resolve(value) if isinstance(value, Path) else value for key, value in table.items()}
 
     database = env.get("NEWSLETTER_DATABASE") or v["storage"]["database"]
     return Settings(
@@ -277,9 +344,9 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         database=resolve(database),
         provider=v["provider"]["name"],
         workers=v["provider"]["workers"],
-        rate_limit=float(v["provider"]["rate_limit"]),
-        providers={name: dict(table) for name, table in v["providers"].items()},
-        checks=dict(v["checks"]),
+        rate_limit=v["provider"]["rate_limit"],
+        providers={name: resolve_paths(table) for name, table in v["providers"].items()},
+        checks={key: value for key, value in v["checks"].items() if value is not None},
         topics={tag.strip().lower(): label.strip() for tag, label in v["topics"].items()},
         signup=Signup(**v["signup"]),
     )
@@ -291,14 +358,3 @@ def secret(name: str, env: Mapping[str, str] | None = None, *, purpose: str) -> 
     if not value:
         raise ConfigError(f"environment: {name} is not set ({purpose})", hint=f"export {name}=... before running.")
     return value
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)

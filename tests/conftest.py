@@ -50,11 +50,9 @@ def spamassassin_on(project: Path):
     return set_checks(project, "spamassassin = true")
 
 
-def set_checks(project: Path, text: str):
-    """Replace the body of the project's ``[checks]`` table with these lines and return the
-    settings; SpamAssassin stays off unless the lines set ``spamassassin`` themselves."""
-    from newsletter.config import load_settings
-
+def write_checks(project: Path, text: str) -> Path:
+    """Replace the body of the project's ``[checks]`` table with these lines; SpamAssassin stays
+    off unless the lines set ``spamassassin`` themselves. Returns the config's path."""
     lines = textwrap.dedent(text).strip("\n")
     if not re.search(r"^\s*spamassassin\s*=", lines, re.M):
         lines += f"\n{SPAMASSASSIN_OFF}"
@@ -63,7 +61,14 @@ def set_checks(project: Path, text: str):
     new, found = CHECKS_TABLE_RE.subn(lambda _: f"[checks]\n{lines}\n\n", body, count=1)
     assert found, f"{config} has no [checks] table"
     config.write_text(new, encoding="utf-8")
-    return load_settings(config)
+    return config
+
+
+def set_checks(project: Path, text: str):
+    """``write_checks``, then the settings loaded from it."""
+    from newsletter.config import load_settings
+
+    return load_settings(write_checks(project, text))
 
 
 def write(path: Path, text: str) -> Path:

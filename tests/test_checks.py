@@ -314,10 +314,9 @@ def test_ignore_silences_warnings_but_never_errors(project):
 
 
 def test_unknown_checks_key_is_a_config_error(project):
-    settings = set_checks(project, 'claim_phrase = ["x"]\nspamassassin = "yes"')
-    with pytest.raises(ConfigError) as err:
-        findings(SAMPLE, settings)
-    assert "did you mean 'claim_phrases'" in err.value.message and "spamassassin must be true or false" in err.value.message
+    with pytest.raises(ConfigError) as err:  # when the config loads, before any check runs
+        set_checks(project, 'claim_phrase = ["x"]\nspamassassin = "yes"')
+    assert "did you mean 'claim_phrases'" in err.value.message and 'spamassassin = "yes": must be true or false' in err.value.message
 
 
 # --- footnotes and build errors ---------------------------------------------------------------------

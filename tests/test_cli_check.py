@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import set_checks, write
+from conftest import set_checks, write, write_checks
 from newsletter.cli import app
 
 SAMPLE = "issues/2026-11-mdma-assisted-therapy.md"
@@ -105,7 +105,7 @@ def test_build_error_is_a_finding_not_a_traceback(project, no_spamassassin):
 
 
 def test_config_error_uses_the_house_error_format(project):
-    set_checks(project, "claims = []")
+    write_checks(project, "claims = []")
     result = CliRunner().invoke(app, ["check", SAMPLE])
     assert result.exit_code == 1
     assert "Error: " in result.output and "unknown key 'claims'" in result.output and "Hint: " in result.output

@@ -17,7 +17,7 @@ from aiosmtpd.smtp import AuthResult
 from fakes.messages import make_message
 from fakes.smtp import ScriptedHandler, free_port
 from newsletter.errors import ProviderRequestError
-from newsletter.providers.smtp import SmtpProvider
+from newsletter.providers.base import create_provider
 
 pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="openssl (to make a test certificate) is not installed")
 
@@ -44,7 +44,7 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
     return AuthResult(success=auth_data.login == b"clinic" and auth_data.password == b"s3cret", handled=False)
 
 
-def _send_one(provider: SmtpProvider):
+def _send_one(provider):
     try:
         return provider.send([make_message(1, to="reader@example.org")])
     finally:
@@ -59,7 +59,7 @@ def test_implicit_tls_with_login(certificate):
     controller.start()
     try:
         options = {"host": "127.0.0.1", "port": port, "security": "ssl", "timeout": 5, "ca_file": str(cert)}
-        results = _send_one(SmtpProvider(options, {"SMTP_USERNAME": "clinic", "SMTP_PASSWORD": "s3cret"}))
+        results = _send_one(create_provider("smtp", options, {"SMTP_USERNAME": "clinic", "SMTP_PASSWORD": "s3cret"}))
     finally:
         controller.stop()
     assert [r.status for r in results] == ["accepted"]
@@ -76,7 +76,7 @@ def test_starttls_is_used_before_login(certificate):
     controller.start()
     try:
         options = {"host": "127.0.0.1", "port": port, "security": "starttls", "timeout": 5, "ca_file": str(cert)}
-        results = _send_one(SmtpProvider(options, {"SMTP_USERNAME": "clinic", "SMTP_PASSWORD": "s3cret"}))
+        results = _send_one(create_provider("smtp", options, {"SMTP_USERNAME": "clinic", "SMTP_PASSWORD": "s3cret"}))
     finally:
         controller.stop()
     assert [r.status for r in results] == ["accepted"] and len(handler.received) == 1
@@ -90,7 +90,7 @@ def test_an_untrusted_certificate_is_refused_with_a_hint(certificate):
     try:
         options = {"host": "127.0.0.1", "port": port, "security": "starttls", "timeout": 5}  # no ca_file
         with pytest.raises(ProviderRequestError, match="certificate") as err:
-            _send_one(SmtpProvider(options, {}))
+            _send_one(create_provider("smtp", options, {}))
     finally:
         controller.stop()
     assert "ca_file" in err.value.hint

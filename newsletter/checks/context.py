@@ -3,7 +3,6 @@ locations), and the sample message's HTML, text and .eml, each parsed once."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -12,7 +11,6 @@ from email.policy import default as default_policy
 from typing import Any, Iterator, Literal
 
 from ..config import Settings
-from ..errors import ConfigError
 from ..models import CompiledIssue, Finding, Issue
 from .htmlscan import HtmlScan, collapse, scan_html
 
@@ -28,18 +26,6 @@ DEFAULT_CLAIM_PHRASES = (
     "clinically proven",
 )
 DEFAULT_DOI_RESOLVER = "https://doi.org/"
-OPTION_KINDS: dict[str, str] = {
-    "claim_phrases": "list",  # replaces the default list
-    "extra_claim_phrases": "list",  # added to it
-    "disclaimer_pattern": "regex",  # instead of the configured disclaimer text
-    "postal_address_pattern": "regex",  # instead of the configured postal address
-    "ignore": "list",  # warning ids (fnmatch patterns) to leave out; errors always count
-    "online_skip": "list",  # URL prefixes --online never fetches
-    "doi_resolver": "str",
-    "spamassassin": "bool",
-}
-
-
 @dataclass(frozen=True)
 class CheckOptions:
     claim_phrases: tuple[str, ...] = DEFAULT_CLAIM_PHRASES
@@ -52,30 +38,8 @@ class CheckOptions:
 
 
 def load_options(settings: Settings) -> CheckOptions:
-    """Validate the free-form ``[checks]`` table; every problem is reported at once."""
-    raw: dict[str, Any] = dict(settings.checks)
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        kind = OPTION_KINDS.get(key)
-        if kind is None:
-            close = difflib.get_close_matches(key, OPTION_KINDS, n=1)
-            problems.append(f"[checks] unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        elif kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
-            problems.append(f"[checks] {key} must be a list of non-empty strings")
-        elif kind in ("str", "regex") and not isinstance(value, str):
-            problems.append(f"[checks] {key} must be a string")
-        elif kind == "bool" and not isinstance(value, bool):
-            problems.append(f"[checks] {key} must be true or false")
-        elif kind == "regex":
-            try:
-                values[key] = re.compile(value, re.I)
-            except re.error as err:
-                problems.append(f"[checks] {key} is not a valid regular expression: {err}")
-        else:
-            values[key] = tuple(value) if kind == "list" else value
-    if problems:
-        raise ConfigError(f"{settings.path}: {'; '.join(problems)}", hint="See README, 'Preview and preflight checks', for the [checks] keys.")
+    """The ``[checks]`` options: checked and typed when the config loaded (config.TABLES)."""
+    values: dict[str, Any] = dict(settings.checks)
     phrases = values.pop("claim_phrases", DEFAULT_CLAIM_PHRASES) + values.pop("extra_claim_phrases", ())
     return CheckOptions(claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases)), **values)
 

@@ -15,8 +15,13 @@ may have had messages 1..k accepted when message k+1 fails). The error then appl
 ``batch[len(partial_results):]``: record the partial results first, and never resend them. HTTP
 adapters send a batch in one request, so for them it is always empty.
 
-Adapters take their options from ``[providers.<name>]`` (base_url among them, for EU regions and
-tests) and secrets from documented environment variables only. One adapter instance is used by
+Each adapter class declares its settings as ``options``, a tuple of ``Option`` values (key, kind,
+range or choices, default, meaning), next to ``SEND_OPTIONS``, which the send loop reads from
+every ``[providers.<name>]`` table. The config loader checks each table against them before
+anything runs (``check_provider_table``: it reads the class, never constructs it, so an adapter
+module must not import anything heavy at its top); the adapter then receives every declared key
+already typed, with its default when not given. Secrets come from documented environment
+variables only. One adapter instance is used by
 one worker thread at a time, so it may keep a connection (requests.Session, SMTP) open.
 """
 
@@ -29,6 +34,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..errors import ConfigError
 from ..models import OutgoingMessage, SendResult, Suppression
+from ..options import Option, Problem, check_table
 
 
 @dataclass(frozen=True)
@@ -56,19 +62,57 @@ class Provider(Protocol):
     def close(self) -> None: ...
 
 
-# name -> "module:factory". A factory takes (options, env) and returns a Provider.
+# name -> "module:class". The class has ``options`` and is constructed with (options, env).
 REGISTRY: dict[str, str] = {
     "outbox": "newsletter.providers.outbox:OutboxProvider",
     "smtp": "newsletter.providers.smtp:SmtpProvider",
     "postmark": "newsletter.providers.postmark:PostmarkProvider",
 }
 
+# What the send loop (send/plan.py) reads from every provider's table; not set = the default
+# given in the help, which the send loop applies.
+SEND_OPTIONS: tuple[Option, ...] = (
+    Option("workers", "integer", None, "batches in flight at once (default: [provider] workers)", min=1, max=32),
+    Option("rate_limit", "number", None, "messages per second, 0 = unlimited (default: [provider] rate_limit)", min=0),
+    Option("max_attempts", "integer", None, "tries per batch on 5xx or a refused connection (6)", min=1, max=100),
+    Option("backoff_base", "seconds", None, "the first backoff, doubled on each try, with full jitter (0.5)"),
+    Option("backoff_cap", "seconds", None, "the longest backoff (30)"),
+    Option("retry_after_cap", "seconds", None, "the longest wait for one 429's Retry-After (60)"),
+    Option("consecutive_failure_limit", "integer", None, "batches given up in a row before the run pauses (5)", min=1),
+    Option("reconcile_grace_seconds", "number", None, "how long before 'not found by the search' counts as not sent (30; outbox 0)", min=0),
+)
 
-def create_provider(name: str, options: Mapping[str, Any], env: Mapping[str, str]) -> Provider:
-    """Instantiate the adapter registered under ``name`` (imports it lazily)."""
+
+def provider_class(name: str) -> type:
+    """The adapter class registered under ``name`` (its module is imported on first use)."""
     target = REGISTRY.get(name)
     if target is None:
-        known = ", ".join(sorted(REGISTRY))
+        known = ", ".join(REGISTRY)
         raise ConfigError(f"newsletter.toml: [provider] name '{name}' is not a known provider", hint=f"Use one of: {known}.")
-    module_name, _, factory = target.partition(":")
-    return getattr(importlib.import_module(module_name), factory)(options, env)
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def provider_options(name: str) -> tuple[Option, ...]:
+    """Every setting ``[providers.<name>]`` may hold: the send loop's and the adapter's own."""
+    return SEND_OPTIONS + provider_class(name).options
+
+
+def check_provider_table(name: str, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """``[providers.<name>]`` typed, every declared key present, and every problem in it."""
+    return check_table(f"providers.{name}", given, provider_options(name))
+
+
+def create_provider(name: str, options: Mapping[str, Any], env: Mapping[str, str]) -> Provider:
+    """The adapter registered under ``name``, given its options checked and typed.
+
+    Options from loaded Settings were checked when the config loaded; checking again here is
+    cheap and covers options built in code (tests, ``send --provider``)."""
+    cls = provider_class(name)
+    values, problems = check_provider_table(name, options)
+    if problems:
+        raise ConfigError(
+            "newsletter.toml: " + "; ".join(problem.text for problem in problems),
+            hint=f"See README, Providers, for the [providers.{name}] settings.",
+        )
+    return cls(values, env)

@@ -1,7 +1,7 @@
 """The default provider: writes each message as an ``.eml`` file instead of sending it.
 
-Needs no account. ``[providers.outbox] directory`` (the send loop passes the configured outbox
-folder) gets one folder per issue (``msg.tag``) and one file per recipient,
+Needs no account. ``[providers.outbox] directory`` (the send loop passes ``[paths] outbox``
+unless it is set) gets one folder per issue (``msg.tag``) and one file per recipient,
 ``<subscriber_id>-<address>.eml``, written atomically (temp file in the same folder, then
 os.replace), so a crash never leaves half a message and a re-run simply rewrites the same file.
 """
@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from ..errors import ConfigError, ProviderUnavailable
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
+from ..options import Option
 from .base import AcceptedRecord
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
@@ -35,20 +36,23 @@ def safe_name(value: str) -> str:
 
 class OutboxProvider:
     name = "outbox"
-    max_batch = 100
+    options = (
+        Option("directory", "path", None, "the folder the .eml files are written to (default: [paths] outbox)"),
+        Option("batch_size", "integer", 100, "messages per batch", min=1, max=100),
+    )
     # Resending writes the same file again (same name, same content but the Date header), so
     # a retry can never produce a second copy: the idempotency key is honoured by construction.
     honours_idempotency_key = True
     search_grace_seconds = 0.0  # the folder listing is exact at once: no index to wait for
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        directory = options.get("directory")
-        if not directory:
+        if options["directory"] is None:
             raise ConfigError(
                 "[providers.outbox] directory is required",
                 hint="Set [paths] outbox in newsletter.toml (the send command passes it here).",
             )
-        self.directory = Path(directory)
+        self.directory: Path = options["directory"]
+        self.max_batch: int = options["batch_size"]
 
     def folder(self, tag: str | None) -> Path:
         return self.directory / safe_name(tag or UNTAGGED)

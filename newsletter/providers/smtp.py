@@ -1,11 +1,8 @@
 """SMTP submission with the standard library: any relay (Postmark/SendGrid/Mailgun SMTP, a
 company server, a local MTA).
 
-``[providers.smtp]``: ``host``, ``port`` (587), ``security`` (``starttls`` | ``ssl`` | ``none``),
-``timeout`` (seconds, 30), ``local_hostname`` (optional), ``ca_file`` (optional: a PEM CA for a
-relay whose certificate a private CA signed), ``batch_size`` (10: SMTP cannot be asked what it
-accepted, so a crash leaves a whole in-flight batch unknown; small batches keep that few).
-Credentials only from the environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
+``[providers.smtp]`` settings: see ``SmtpProvider.options``. Credentials only from the
+environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
 
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
 and reopened once if the server hung up before a message's DATA). A batch is sent one message
@@ -33,6 +30,7 @@ from ..errors import (
 )
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
+from ..options import Option
 from .base import AcceptedRecord
 
 SECURITY = ("starttls", "ssl", "none")
@@ -54,23 +52,25 @@ class _Disconnected(Exception):
 class SmtpProvider:
     name = "smtp"
     honours_idempotency_key = False  # a resent DATA after a lost 250 is a second copy
+    options = (
+        Option("host", "string", "localhost", "the relay's host name (it must match its TLS certificate)"),
+        Option("port", "integer", None, "the relay's port (default: 587 for starttls, 465 for ssl, 25 for none)", min=1, max=65535),
+        Option("security", "string", "starttls", "how the connection is secured (none: only for a relay on this machine)", choices=SECURITY),
+        Option("timeout", "seconds", 30.0, "seconds for connecting and for each reply"),
+        Option("local_hostname", "string", None, "the name given in EHLO (default: this machine's)"),
+        Option("ca_file", "path", None, "a PEM CA certificate to trust too, for a relay whose certificate a private CA signed"),
+        # SMTP cannot be asked what it accepted, so a crash leaves a whole in-flight batch unknown.
+        Option("batch_size", "integer", 10, "messages per batch (small batches keep in-doubt ones few)", min=1, max=1000),
+    )
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        self.security = str(options.get("security", "starttls"))
-        if self.security not in SECURITY:
-            raise ConfigError(
-                f"[providers.smtp] security '{self.security}' is not one of {', '.join(SECURITY)}",
-                hint="Use starttls (port 587), ssl (port 465) or none (local relays only).",
-            )
-        self.host = str(options.get("host", "localhost"))
-        self.port = int(options.get("port", DEFAULT_PORTS[self.security]))
-        self.timeout = float(options.get("timeout", 30))
-        self.local_hostname = options.get("local_hostname")
-        # A relay with a certificate from a private CA (a company relay): trust that CA too.
-        self.ca_file = str(options["ca_file"]) if options.get("ca_file") else None
-        self.max_batch = int(options.get("batch_size", 10))
-        if not 1 <= self.max_batch <= 1000:
-            raise ConfigError("[providers.smtp] batch_size must be between 1 and 1000")
+        self.security: str = options["security"]
+        self.host: str = options["host"]
+        self.port: int = options["port"] or DEFAULT_PORTS[self.security]
+        self.timeout: float = options["timeout"]
+        self.local_hostname: str | None = options["local_hostname"]
+        self.ca_file = str(options["ca_file"]) if options["ca_file"] else None
+        self.max_batch: int = options["batch_size"]
         self._username = env.get("SMTP_USERNAME") or None
         self._password = env.get("SMTP_PASSWORD") or ""
         if self._username and self.security == "none" and self.host not in LOOPBACK:
