@@ -198,7 +198,7 @@ def test_mailchimp_export_with_bom_imports_with_exact_counts(conn, mailchimp):
     ann = subs.get(conn, "ann.lee@example.com")
     assert (ann.email, ann.first_name, ann.status) == ("ann.lee@example.com", "Ann", "active")
     assert ann.tags == ("Clinicians", "Patients", "Research")
-    assert ann.consent.consented_at == "2024-01-05T10:05:00Z"  # CONFIRM_TIME wins over OPTIN_TIME
+    assert ann.consent.consented_at == "2024-01-05T10:05:00.000Z"  # CONFIRM_TIME wins over OPTIN_TIME
     assert status_of(conn, "DAN@example.org") == "unsubscribed"
     assert [r.email for r in subs.iter_active(conn)] == ["ann.lee@example.com", "carla@example.org"]
 
@@ -229,7 +229,7 @@ def test_substack_export_email_disabled_means_unsubscribed(conn, substack):
     assert report.parsed.format == "Substack" and report.counts.added == 3
     assert status_of(conn, "reader2@example.com") == "active"
     assert status_of(conn, "quiet@example.org") == "unsubscribed"
-    assert subs.get(conn, "reader1@example.com").consent.consented_at == "2023-04-01T09:30:00Z"
+    assert subs.get(conn, "reader1@example.com").consent.consented_at == "2023-04-01T09:30:00.000Z"
 
 
 def test_buttondown_export_maps_subscriber_types(conn, buttondown):

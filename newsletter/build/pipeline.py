@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import Settings
@@ -44,7 +43,7 @@ def build_issue(issue_path: Path, settings: Settings, out_dir: Path | None = Non
     contents = {
         "email.html": message.html.encode("utf-8"),
         "email.txt": message.text.encode("utf-8"),
-        "email.eml": to_bytes(message, datetime.now(timezone.utc)),
+        "email.eml": to_bytes(message),
     }
     files = []
     for name, data in contents.items():

@@ -15,11 +15,12 @@ import io
 import re
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from .. import clock
 from ..store.addresses import Address, InvalidAddress, candidate_key, domain_checks_cached, normalize_email
 from ..errors import SubscriberError
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
@@ -342,9 +343,7 @@ def _timestamp(text: str) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.timestamp(moment)
 
 
 def _merge(first: Incoming, later: Incoming) -> Incoming:

@@ -135,9 +135,7 @@ def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None
 def _new_since(conn, request: SendRequest, existing: SendRecord):
     """Active subscribers of the segment who joined after the send began and have no row yet."""
     known = ledger.subscriber_ids(conn, existing)
-    # Subscribers' times have whole seconds: compare on that precision ("…:05Z" > "…:05.123Z").
-    began = existing.created_at[:19] + "Z"
-    for r in subscribers.iter_active(conn, request.include_tags, request.exclude_tags, joined_after=began):
+    for r in subscribers.iter_active(conn, request.include_tags, request.exclude_tags, joined_after=existing.created_at):
         if r.subscriber_id not in known:
             yield r
 

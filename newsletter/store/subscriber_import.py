@@ -15,9 +15,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from .. import clock
 from . import forgotten
 from .db import transaction
-from .subscribers import SUPPRESSED, clean_tags, now_iso
+from .subscribers import SUPPRESSED, clean_tags
 
 _CHUNK = 500  # keys per IN (...) lookup
 
@@ -87,7 +88,7 @@ def apply_import(
     with transaction(conn, immediate=not dry_run):
         plan = _plan(conn, rows, extra)
         if not dry_run:
-            _write(conn, plan, source=source, at=now_iso(), progress=progress, batch=max(1, batch))
+            _write(conn, plan, source=source, at=clock.timestamp(), progress=progress, batch=max(1, batch))
     return ImportCounts(len(plan.new), len(plan.updates), plan.unchanged, plan.kept_suppressed)
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from .. import clock
 from .addresses import InvalidAddress, normalize_email
 from ..errors import SubscriberError
 from ..models import Recipient
@@ -58,10 +58,6 @@ class Event:
     kind: str  # subscribed, imported, unsubscribed, bounced, complained, resubscribed, tagged...
     source: str
     detail: str | None = None
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def where(conn: sqlite3.Connection) -> str:
@@ -124,8 +120,8 @@ def iter_active(
     """
     clauses, params = ["s.status = 'active'", "s.id > ?"], []
     if joined_after is not None:  # ``send --resend-to-new``: only who joined after the send began
-        clauses.append("s.created_at > ?")
-        params.append(joined_after)
+        clauses.append(f"{clock.sql_timestamp('s.created_at')} > ?")
+        params.append(clock.normalize(joined_after))
     if include_tags:
         marks = ",".join("?" * len(include_tags))
         clauses.append(f"EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
@@ -184,7 +180,7 @@ def add(
                     hint="Only if this person asked to subscribe again, repeat with --resubscribe.",
                 )
             forgotten.remove(conn, address.key)
-        at = now_iso()
+        at = clock.timestamp()
         sub_id = conn.execute(
             "INSERT INTO subscribers (email, email_key, first_name, last_name, status, consent_source, consented_at,"
             " consent_form, consent_ip, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -262,7 +258,7 @@ def _resubscribe(conn: sqlite3.Connection, sub: Subscriber, *, source: str, stat
 
 
 def _set_status(conn: sqlite3.Connection, sub_id: int, status: str, kind: str, source: str, detail: str | None) -> None:
-    at = now_iso()
+    at = clock.timestamp()
     conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?", (status, at, sub_id))
     record_event(conn, sub_id, kind, source, detail, at)
 
@@ -272,7 +268,7 @@ def record_event(
 ) -> None:
     conn.execute(
         "INSERT INTO subscriber_events (subscriber_id, at, kind, source, detail) VALUES (?,?,?,?,?)",
-        (sub_id, at or now_iso(), kind, source, detail),
+        (sub_id, at or clock.timestamp(), kind, source, detail),
     )
 
 
@@ -281,7 +277,7 @@ def insert_tags(conn: sqlite3.Connection, sub_id: int, tags: Sequence[str]) -> N
 
 
 def touch(conn: sqlite3.Connection, sub_id: int) -> None:
-    conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (now_iso(), sub_id))
+    conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (clock.timestamp(), sub_id))
 
 
 def _address(conn: sqlite3.Connection, text: str):
