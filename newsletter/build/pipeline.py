@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
+from ..files import atomic_write
 from .issue import load_issue
 from ..mime import to_bytes
 from ..models import CompiledIssue, OutgoingMessage, Recipient
@@ -48,8 +49,7 @@ def build_issue(issue_path: Path, settings: Settings, out_dir: Path | None = Non
     files = []
     for name, data in contents.items():
         path = folder / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with atomic_write(path) as out:
+            out.write(data)
         files.append((path, len(data)))
     return BuildOutput(compiled=compiled, message=message, files=tuple(files))
