@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .. import clock
-from ..store.addresses import Address, InvalidAddress, candidate_key, domain_checks_cached, normalize_email
+from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..errors import SubscriberError
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
 from .writer import write_rejected
@@ -143,23 +143,22 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
     rejected: list[Rejected] = []
     duplicates = total = 0
     seen: dict[str, str | None] = {}
-    with domain_checks_cached():
-        for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
-            values = [_values(cells, where) for _, cells in chunk]
-            total += len(chunk)
-            # Validating is the costly step: an address already in the list, or seen earlier in
-            # this file in the same spelling (any case), is not validated again.
-            if known:
-                seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
-            for (line, cells), row_values in zip(chunk, values):
-                row = _row(line, row_values, seen)
-                if isinstance(row, Rejected):
-                    rejected.append(replace(row, values=tuple(cells)))
-                elif row.key in by_key:
-                    duplicates += 1
-                    by_key[row.key] = _merge(by_key[row.key], row)
-                else:
-                    by_key[row.key] = row
+    for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
+        values = [_values(cells, where) for _, cells in chunk]
+        total += len(chunk)
+        # Validating is the costly step: an address already in the list, or seen earlier in
+        # this file in the same spelling (any case), is not validated again.
+        if known:
+            seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
+        for (line, cells), row_values in zip(chunk, values):
+            row = _row(line, row_values, seen)
+            if isinstance(row, Rejected):
+                rejected.append(replace(row, values=tuple(cells)))
+            elif row.key in by_key:
+                duplicates += 1
+                by_key[row.key] = _merge(by_key[row.key], row)
+            else:
+                by_key[row.key] = row
     names = {_normal(h) for h in header}
     fmt = next((name for name, marker in FORMATS if marker in names), "plain")
     return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total)
