@@ -118,7 +118,20 @@ def iter_active(
     Keyset pagination keeps memory flat however long the list is, and no cursor stays open
     between chunks, so the caller may write to the database while iterating.
     """
-    clauses, params = ["s.status = 'active'", "s.id > ?"], []
+    where, params = _segment(include_tags, exclude_tags, joined_after)
+    sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE s.id > ? AND {where} ORDER BY s.id LIMIT {int(chunk)}"
+    yield from keyset_pages(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+
+
+def count_active(conn: sqlite3.Connection, include_tags: Sequence[str] = (), exclude_tags: Sequence[str] = ()) -> int:
+    """How many ``iter_active`` would yield, counted by the database."""
+    where, params = _segment(include_tags, exclude_tags, None)
+    return conn.execute(f"SELECT COUNT(*) FROM subscribers s WHERE {where}", params).fetchone()[0]
+
+
+def _segment(include_tags: Sequence[str], exclude_tags: Sequence[str], joined_after: str | None) -> tuple[str, list]:
+    """The WHERE clause (over ``subscribers s``) of a segment's active subscribers."""
+    clauses, params = ["s.status = 'active'"], []
     if joined_after is not None:  # ``send --resend-to-new``: only who joined after the send began
         clauses.append(f"{clock.sql_timestamp('s.created_at')} > ?")
         params.append(clock.normalize(joined_after))
@@ -130,8 +143,7 @@ def iter_active(
         marks = ",".join("?" * len(exclude_tags))
         clauses.append(f"NOT EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
         params += list(exclude_tags)
-    sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT {int(chunk)}"
-    yield from keyset_pages(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+    return " AND ".join(clauses), params
 
 
 def statuses(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
