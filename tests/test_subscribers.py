@@ -165,6 +165,7 @@ TRICKY = [
     "a@example.123", "postmaster@Example.org", "\u00e9@example.org", "a@example.org.", "a@b@example.org",
     '"quoted"@example.org', '"a@b"@example.org', "Bob <bob@example.org>", "a..b@example.org", "a b@example.org",
     "a" * 64 + "@example.org", "a" * 65 + "@example.org", "a\u0301@example.org", "a" * 64 + "@" + ("b" * 63 + ".") * 2 + "c" * 58 + ".org",
+    "INFO@example.org", "Info1@example.org", "WWW@Example.org", "a.b+c@example.org", "a#b~c@example.org", "a.@example.org",
     "x@" + "\u00fc" * 62 + "." + "\u00f6" * 62 + "." + "\u00e4" * 62 + ".de",
 ]  # fmt: skip
 
@@ -190,6 +191,14 @@ def test_validating_the_parts_separately_gives_email_validators_own_results():
 
     expected = [whole(text) for text in TRICKY]
     assert _outcomes(TRICKY + TRICKY) == expected + expected  # the second time from the domain cache
+
+
+def test_the_role_names_email_validator_lower_cases_are_letters_only():
+    """addresses.py takes a plain local part with a digit or symbol as it is, which is right
+    only while every name email-validator lower-cases (RFC 2142) is made of letters."""
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    assert all(name.isalpha() and name.isascii() for name in CASE_INSENSITIVE_MAILBOX_NAMES)
 
 
 # --- importing each format ------------------------------------------------------------------------

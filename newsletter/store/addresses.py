@@ -8,6 +8,7 @@ rows differing only in case are the same person.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,6 +32,10 @@ class InvalidAddress(ValueError):
 
 MAX_ADDRESS_BYTES = 254  # email-validator's (and RFC 5321's) limit, in UTF-8 as it measures
 _ANY_DOMAIN = "@[127.0.0.1]"  # a domain literal: checked in microseconds, unlike a domain name
+# An RFC 5322 dot-atom of ASCII characters, at most 64 long, is a local part email-validator
+# returns as given, except RFC 2142 role names (postmaster...), which it lower-cases: those are
+# letters only, so a plain local part with a digit or a symbol in it is taken as it is.
+_PLAIN_LOCAL = re.compile(r"(?=.*[^A-Za-z])[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 
 
 def normalize_email(text: str) -> Address:
@@ -61,12 +66,19 @@ def _validate_by_parts(address: str) -> str | None:
     names = _domain_names(domain) if at else None
     if names is None:
         return None
-    try:
-        local_part = validate_email(local + _ANY_DOMAIN, allow_domain_literal=True, check_deliverability=False).local_part
-    except EmailNotValidError:
+    local_part = local if len(local) <= 64 and _PLAIN_LOCAL.match(local) else _local_part(local)
+    if local_part is None:
         return None
     longest = len(local_part.encode()) + 1 + max(len(names[0].encode()), len(names[1]))
     return f"{local_part}@{names[0]}" if max(longest, len(address.encode())) <= MAX_ADDRESS_BYTES else None
+
+
+def _local_part(local: str) -> str | None:
+    """email-validator's normalized form of a local part, or None when it is not valid."""
+    try:
+        return validate_email(local + _ANY_DOMAIN, allow_domain_literal=True, check_deliverability=False).local_part
+    except EmailNotValidError:
+        return None
 
 
 @lru_cache(maxsize=4096)
