@@ -1,4 +1,4 @@
-"""Reading subscriber CSV files: the exports of common tools, and our own (see subscriber_csv).
+"""Reading subscriber CSV files: the exports of common tools, and our own (see writer.py).
 
 Reading: UTF-8 with or without BOM, else Windows-1252; the delimiter (, ; tab) is sniffed; the
 columns are recognised by name through ``COLUMNS`` (Mailchimp, Substack, Buttondown, listmonk and

@@ -28,7 +28,7 @@ SUPPRESSED = frozenset({"unsubscribed", "bounced", "complained"})
 
 
 SELECT_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
-_CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
+IN_CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _segment(include_tags: Sequence[str], exclude_tags: Sequence[str], joined_af
 def statuses(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
     """Current status of the given ids; an id that no longer exists (forgotten) is absent."""
     found: dict[int, str] = {}
-    for part in _chunks(list(ids), _CHUNK):
+    for part in in_chunks(list(ids), IN_CHUNK):
         marks = ",".join("?" * len(part))
         for row in conn.execute(f"SELECT id, status FROM subscribers WHERE id IN ({marks})", part):
             found[row["id"]] = row["status"]
@@ -348,7 +348,7 @@ def to_subscribers(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Su
 def tags_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[str]]:
     """Tags per subscriber id, in alphabetical order (case-insensitive)."""
     found: dict[int, list[str]] = {}
-    for part in _chunks(list(ids), _CHUNK):
+    for part in in_chunks(list(ids), IN_CHUNK):
         marks = ",".join("?" * len(part))
         sql = f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks}) ORDER BY subscriber_id, tag"
         for row in conn.execute(sql, part):
@@ -356,6 +356,7 @@ def tags_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[str]
     return found
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def in_chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """Consecutive slices of at most ``size`` items (ids or keys per ``IN (...)`` query)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
