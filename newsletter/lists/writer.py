@@ -53,6 +53,6 @@ def write_rejected(parsed: "ParsedFile") -> Path | None:
 
 
 def write_csv(path: Path, rows: Iterable[Iterable[object]]) -> None:
-    """Write a UTF-8 CSV atomically."""
-    with atomic_write(path, "w", encoding="utf-8", newline="") as out:
+    """Write a UTF-8 CSV atomically, readable by the owner only (it holds personal data)."""
+    with atomic_write(path, "w", private=True, encoding="utf-8", newline="") as out:
         csv.writer(out).writerows(rows)

@@ -66,7 +66,7 @@ class OutboxProvider:
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
-            with atomic_write(path) as out:
+            with atomic_write(path, private=True) as out:
                 out.write(data)
         except OSError as err:
             # Nothing was written (os.replace is atomic): the batch can be retried safely.
