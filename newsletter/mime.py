@@ -7,11 +7,12 @@ Python's EmailMessage picks quoted-printable or base64 as needed, so no line on 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from . import clock
 from .models import OutgoingMessage
 
 # Header lines unfolded up to RFC 5322's 998-octet limit: a folded List-Unsubscribe breaks some
@@ -27,7 +28,7 @@ def build_mime(msg: OutgoingMessage, when: datetime | None = None) -> EmailMessa
     if msg.reply_to:
         mime["Reply-To"] = msg.reply_to
     mime["Subject"] = msg.subject
-    mime["Date"] = format_datetime(when or datetime.now(timezone.utc))
+    mime["Date"] = format_datetime(when or clock.utc_now())
     mime["Message-ID"] = msg.message_id
     for name, value in msg.headers:
         mime[name] = value

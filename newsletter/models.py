@@ -105,7 +105,6 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()  # List-Unsubscribe, List-Id, ...
     tag: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
-    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)

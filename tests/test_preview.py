@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.preview.server import PreviewError, dump_dom, find_chromium, open_preview, take_snapshots
+from newsletter.preview.server import PreviewError, open_preview
+from newsletter.preview.snapshots import dump_dom, find_chromium, take_snapshots
 
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 SUBJECT = "MDMA therapy for PTSD: the evidence in November 2026"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from newsletter import clock
 from newsletter.send.dispatch import Clock
 from newsletter.errors import ConfigError, ProviderAuthError, SendError
 from newsletter.send.plan import SendRequest, execute_send, plan_send, send_status, send_test
@@ -154,7 +156,7 @@ def test_crash_leftovers_are_reconciled_with_the_outbox(settings, conn):
     rows = ledger.rows_in_state(conn, send, "accepted")
     # Simulate a crash: one accepted row (its file exists) and one pending row (no file) left 'sending'.
     pending = ledger.rows_in_state(conn, send, "pending")
-    conn.execute("UPDATE deliveries SET state = 'sending', sending_at = ? WHERE id IN (?, ?)", (ledger.now_iso(), rows[0].id, pending[0].id))
+    conn.execute("UPDATE deliveries SET state = 'sending', sending_at = ? WHERE id IN (?, ?)", (clock.timestamp(), rows[0].id, pending[0].id))
     report = run(settings, conn, env={})
     assert report.ok and report.counts["accepted"] == 4
     assert report.reconciled[0].found == 1 and report.reconciled[0].absent == 1
@@ -167,7 +169,7 @@ def test_a_concurrent_send_of_the_same_issue_is_refused(settings, conn):
     try:
         conn.execute(
             "INSERT INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
-            ("2026-11-mdma-assisted-therapy", __import__("socket").gethostname(), other.pid, ledger.now_iso(), ledger.now_iso()),
+            ("2026-11-mdma-assisted-therapy", __import__("socket").gethostname(), other.pid, clock.timestamp(), clock.timestamp()),
         )
         with pytest.raises(SendError, match="another send of this issue is running"):
             run(settings, conn, env={})
@@ -315,6 +317,31 @@ def test_resend_to_new_leaves_out_old_subscribers_who_were_not_active_then(setti
     assert report.run.accepted == 1
     names = sorted(p.name for p in (settings.outbox_dir / "2026-11-mdma-assisted-therapy").glob("*.eml"))
     assert [n for n in names if "late0" in n] and not [n for n in names if "r1@" in n]
+
+
+def test_resend_to_new_orders_join_times_written_at_older_precisions(settings, conn):
+    """Databases from before the one clock hold whole seconds (subscribers) and microseconds
+    (the ledger): --resend-to-new must still compare them in time order."""
+    add_people(conn, 1)
+    run(settings, conn, env={})
+    conn.execute("UPDATE sends SET created_at = '2026-11-03T14:30:05.123456Z'")
+    joined = {"same-second": "2026-11-03T14:30:05Z", "next-second": "2026-11-03T14:30:06Z",
+              "just-before": "2026-11-03T14:30:05.100Z", "just-after": "2026-11-03T14:30:05.200Z"}  # fmt: skip
+    for name, at in joined.items():
+        sub_id = subscribers.add(conn, f"{name}@example.com", source="test").id
+        conn.execute("UPDATE subscribers SET created_at = ? WHERE id = ?", (at, sub_id))
+    report = run(settings, conn, SendRequest(ISSUE, resend_to_new=True), env={})
+    sent = {row[0] for row in conn.execute("SELECT email FROM deliveries")}
+    assert report.run.accepted == 2 and sent == {"r0@example.com", "next-second@example.com", "just-after@example.com"}
+
+
+def test_stored_timestamps_have_one_precision_and_old_ones_still_parse(settings, conn):
+    add_people(conn, 1)
+    run(settings, conn, env={})
+    stamps = [*conn.execute("SELECT created_at, updated_at FROM subscribers").fetchone(), *conn.execute("SELECT created_at, completed_at FROM sends").fetchone()]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s) for s in stamps), stamps
+    assert clock.normalize("2026-11-03T14:30:05Z") == "2026-11-03T14:30:05.000Z"
+    assert clock.normalize("2026-11-03T14:30:05.123456Z") == "2026-11-03T14:30:05.123Z"
 
 
 def test_a_failing_search_is_retried_before_rows_are_left_unknown(settings, conn, fake):

@@ -14,37 +14,23 @@ Syntax beyond CommonMark + tables + footnotes:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import IssueError, located
+from .markdown_context import MarkdownContext, Theme
 from .markdown_html import CONTENT_WIDTH, HtmlWriter
 from .markdown_text import WIDTH, TextWriter, wrap_text
-from ..models import MERGE_FIELDS, PLACEHOLDER, Reference
+from ..models import Reference
 
 __all__ = ["CONTENT_WIDTH", "WIDTH", "Theme", "RenderedBody", "render_body", "wrap_text", "parser", "URL_RE"]
 
-MERGE_RE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}|%7B%7B(?:%20)*([A-Za-z_]\w*)(?:%20)*%7D%7D")
 UNDEFINED_FOOTNOTE_RE = re.compile(r"\[\^([^\]\s]+)\]")
 # A link destination may not contain spaces, so ``[x]({{ unsubscribe_url }})`` would not be a link:
 # the merge field is closed up to ``{{unsubscribe_url}}`` before parsing (same lines, same meaning).
 LINK_MERGE_RE = re.compile(r"(\]\(\s*<?)\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:]")
-
-
-@dataclass(frozen=True)
-class Theme:
-    """Colours and fonts that become inline styles."""
-
-    text: str
-    link: str
-    accent: str
-    rule: str = "#d8d2c4"
-    code_bg: str = "#efeae0"
-    heading_font: str = "'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
 @dataclass(frozen=True)
@@ -75,51 +61,20 @@ def render_body(source: str, path: Path, first_line: int, theme: Theme) -> Rende
     env: dict = {}
     source = LINK_MERGE_RE.sub(r"\1{{\2}}", source)
     tokens = parser().parse(source, env)
-    ctx = _Context(path=path, first_line=first_line, theme=theme, source=source)
-    ctx.references = _collect_references(tokens, env, ctx)
+    ctx = MarkdownContext(path=path, first_line=first_line, theme=theme, source=source)
+    ctx = replace(ctx, references=_collect_references(tokens, env, ctx))
     _check_undefined_footnotes(tokens, ctx)
     body_tokens = _without_footnote_block(tokens)
     mjml = HtmlWriter(ctx).blocks(body_tokens)
-    text = TextWriter(ctx).blocks(body_tokens)
+    text, links = TextWriter(ctx).write(body_tokens)
     # lstrip("\n"), not strip(): a body that opens with a code block keeps its indent
-    return RenderedBody(mjml=mjml, text=text.lstrip("\n").rstrip() + "\n", references=tuple(ctx.references), links=tuple(ctx.links))
-
-
-class _Context:
-    def __init__(self, path: Path, first_line: int, theme: Theme, source: str) -> None:
-        self.path = path
-        self.first_line = first_line
-        self.theme = theme
-        self.source = source
-        self.references: list[Reference] = []
-        self.links: list[str] = []  # filled by the text writer, in order of appearance
-
-    def line(self, token) -> int | None:
-        return self.first_line + token.map[0] if token.map else None
-
-    def error(self, line: int | None, what: str, hint: str) -> IssueError:
-        return IssueError(located(self.path, line, what), hint=hint)
-
-    def merge(self, text: str, line: int | None, *, html: bool) -> str:
-        """Escape text (for HTML) and turn ``{{ field }}`` into its placeholder."""
-        out, pos = [], 0
-        for m in MERGE_RE.finditer(text):
-            name = m.group(1) or m.group(2)
-            if name not in MERGE_FIELDS:
-                raise self.error(line, f"unknown merge field '{{{{ {name} }}}}'", f"Use one of: {', '.join(MERGE_FIELDS)}.")
-            chunk = text[pos : m.start()]
-            out.append(escape(chunk, quote=False) if html else chunk)
-            out.append(PLACEHOLDER.format(name))
-            pos = m.end()
-        rest = text[pos:]
-        out.append(escape(rest, quote=False) if html else rest)
-        return "".join(out)
+    return RenderedBody(mjml=mjml, text=text.lstrip("\n").rstrip() + "\n", references=ctx.references, links=links)
 
 
 # --- references ------------------------------------------------------------------------------
 
 
-def _collect_references(tokens: Sequence, env: dict, ctx: _Context) -> list[Reference]:
+def _collect_references(tokens: Sequence, env: dict, ctx: MarkdownContext) -> tuple[Reference, ...]:
     """Footnote definitions in order of first use; an unused definition is an error."""
     refs = env.get("footnotes", {}).get("refs", {})
     for key, ident in refs.items():
@@ -145,16 +100,16 @@ def _collect_references(tokens: Sequence, env: dict, ctx: _Context) -> list[Refe
             )
             i = j
         i += 1
-    return sorted(references, key=lambda r: r.number)
+    return tuple(sorted(references, key=lambda r: r.number))
 
 
-def _definition_line(ctx: _Context, label: str) -> int | None:
+def _definition_line(ctx: MarkdownContext, label: str) -> int | None:
     pattern = re.compile(r"^\s{0,3}\[\^" + re.escape(label) + r"\]:", re.M)
     m = pattern.search(ctx.source)
     return ctx.first_line + ctx.source.count("\n", 0, m.start()) if m else None
 
 
-def _check_undefined_footnotes(tokens: Sequence, ctx: _Context) -> None:
+def _check_undefined_footnotes(tokens: Sequence, ctx: MarkdownContext) -> None:
     """markdown-it leaves ``[^x]`` as text when x has no definition: that is an error here."""
     for tok in tokens:
         if tok.type != "inline":

@@ -7,10 +7,9 @@ Consecutive text blocks share one ``mj-text``; a lone image becomes ``mj-image``
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    from .markdown import _Context
+from .markdown_context import MarkdownContext
 
 CONTENT_WIDTH = 552  # px inside the 600 px body, after 24 px padding each side
 
@@ -32,7 +31,7 @@ def _is_lone_image(tok_inline) -> bool:
 
 
 class HtmlWriter:
-    def __init__(self, ctx: _Context) -> None:
+    def __init__(self, ctx: MarkdownContext) -> None:
         self.ctx = ctx
         t = ctx.theme
         self.styles = {

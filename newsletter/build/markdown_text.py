@@ -6,10 +6,9 @@ lines wrapped at 78 columns without breaking URLs.
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    from .markdown import _Context
+from .markdown_context import MarkdownContext
 
 WIDTH = 78
 
@@ -17,9 +16,14 @@ WIDTH = 78
 class TextWriter:
     """Tokens -> text: headings underlined, lists indented, links numbered after references."""
 
-    def __init__(self, ctx: _Context) -> None:
+    def __init__(self, ctx: MarkdownContext) -> None:
         self.ctx = ctx
         self.link_base = len(ctx.references)
+        self.links: list[str] = []  # link targets in order of first appearance, numbered from link_base + 1
+
+    def write(self, tokens: Sequence) -> tuple[str, tuple[str, ...]]:
+        """The text part and the links it numbered (listed after the references)."""
+        return self.blocks(tokens), tuple(self.links)
 
     def blocks(self, tokens: Sequence) -> str:
         out: list[str] = []
@@ -129,9 +133,9 @@ class TextWriter:
         return "".join(out)
 
     def _link_number(self, href: str) -> int:
-        if href not in self.ctx.links:
-            self.ctx.links.append(href)
-        return self.link_base + self.ctx.links.index(href) + 1
+        if href not in self.links:
+            self.links.append(href)
+        return self.link_base + self.links.index(href) + 1
 
 
 def _wrap(text: str, first: str = "", rest: str = "") -> str:

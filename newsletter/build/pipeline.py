@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import Settings
+from ..files import atomic_write
 from .issue import load_issue
 from ..mime import to_bytes
 from ..models import CompiledIssue, OutgoingMessage, Recipient
@@ -44,13 +44,12 @@ def build_issue(issue_path: Path, settings: Settings, out_dir: Path | None = Non
     contents = {
         "email.html": message.html.encode("utf-8"),
         "email.txt": message.text.encode("utf-8"),
-        "email.eml": to_bytes(message, datetime.now(timezone.utc)),
+        "email.eml": to_bytes(message),
     }
     files = []
     for name, data in contents.items():
         path = folder / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with atomic_write(path) as out:
+            out.write(data)
         files.append((path, len(data)))
     return BuildOutput(compiled=compiled, message=message, files=tuple(files))

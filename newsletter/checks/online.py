@@ -9,7 +9,6 @@ refuse scripts (403) do not count against it. Working URLs are cached for 24 hou
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, urlsplit
 
+from ..files import atomic_write
 from ..models import Finding
 from .content import DOI_RE, DOI_TEXT_RE, DOI_URL_RE
 from .context import Context, finding
@@ -127,9 +127,7 @@ def _load_cache(path: Path, now: float) -> dict[str, float]:
 
 def _save_cache(path: Path, cache: dict[str, float]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"ok": cache}, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_write(path, "w", encoding="utf-8") as out:
+            out.write(json.dumps({"ok": cache}, indent=1, sort_keys=True))
     except OSError:
         pass  # the cache only saves time; a read-only output folder must not fail the check

@@ -20,7 +20,8 @@ def preview(
 ) -> None:
     """Preview an issue at desktop and phone widths, in dark mode and as plain text, with its
     preflight findings; the page reloads whenever the issue, a template or newsletter.toml changes."""
-    from ..preview.server import open_preview, take_snapshots
+    from ..preview.server import open_preview
+    from ..preview.snapshots import take_snapshots
 
     config_path = run_guarded(lambda: state.settings().path)
     if snapshot is not None:

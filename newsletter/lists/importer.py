@@ -1,4 +1,4 @@
-"""Reading subscriber CSV files: the exports of common tools, and our own (see subscriber_csv).
+"""Reading subscriber CSV files: the exports of common tools, and our own (see writer.py).
 
 Reading: UTF-8 with or without BOM, else Windows-1252; the delimiter (, ; tab) is sniffed; the
 columns are recognised by name through ``COLUMNS`` (Mailchimp, Substack, Buttondown, listmonk and
@@ -15,12 +15,13 @@ import io
 import re
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from ..store.addresses import Address, InvalidAddress, candidate_key, domain_checks_cached, normalize_email
+from .. import clock
+from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..errors import SubscriberError
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
 from .writer import write_rejected
@@ -142,23 +143,22 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
     rejected: list[Rejected] = []
     duplicates = total = 0
     seen: dict[str, str | None] = {}
-    with domain_checks_cached():
-        for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
-            values = [_values(cells, where) for _, cells in chunk]
-            total += len(chunk)
-            # Validating is the costly step: an address already in the list, or seen earlier in
-            # this file in the same spelling (any case), is not validated again.
-            if known:
-                seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
-            for (line, cells), row_values in zip(chunk, values):
-                row = _row(line, row_values, seen)
-                if isinstance(row, Rejected):
-                    rejected.append(replace(row, values=tuple(cells)))
-                elif row.key in by_key:
-                    duplicates += 1
-                    by_key[row.key] = _merge(by_key[row.key], row)
-                else:
-                    by_key[row.key] = row
+    for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
+        values = [_values(cells, where) for _, cells in chunk]
+        total += len(chunk)
+        # Validating is the costly step: an address already in the list, or seen earlier in
+        # this file in the same spelling (any case), is not validated again.
+        if known:
+            seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
+        for (line, cells), row_values in zip(chunk, values):
+            row = _row(line, row_values, seen)
+            if isinstance(row, Rejected):
+                rejected.append(replace(row, values=tuple(cells)))
+            elif row.key in by_key:
+                duplicates += 1
+                by_key[row.key] = _merge(by_key[row.key], row)
+            else:
+                by_key[row.key] = row
     names = {_normal(h) for h in header}
     fmt = next((name for name, marker in FORMATS if marker in names), "plain")
     return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total)
@@ -342,9 +342,7 @@ def _timestamp(text: str) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.timestamp(moment)
 
 
 def _merge(first: Incoming, later: Incoming) -> Incoming:

@@ -6,12 +6,11 @@ Both go through a temporary file renamed into place, so a failure never leaves h
 from __future__ import annotations
 
 import csv
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from ..files import atomic_write
 from ..store.subscriber_admin import iter_export
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def write_export(conn: sqlite3.Connection, path: Path, *, status: str | None = N
             yield (sub.email, sub.first_name, sub.last_name, ";".join(sub.tags), sub.status,
                    c.consented_at, c.source, c.form or "", c.ip or "")  # fmt: skip
 
-    write_atomic(path, rows())
+    write_csv(path, rows())
     return count
 
 
@@ -49,18 +48,11 @@ def write_rejected(parsed: "ParsedFile") -> Path | None:
         target.unlink(missing_ok=True)
         return None
     rows = [("line", "reason", *parsed.header)] + [(r.line, r.reason, *r.values) for r in parsed.rejected]
-    write_atomic(target, rows)
+    write_csv(target, rows)
     return target
 
 
-def write_atomic(path: Path, rows: Iterable[Iterable[object]]) -> None:
-    """Write a UTF-8 CSV through a temporary file, so a failure never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            csv.writer(out).writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_csv(path: Path, rows: Iterable[Iterable[object]]) -> None:
+    """Write a UTF-8 CSV atomically, readable by the owner only (it holds personal data)."""
+    with atomic_write(path, "w", private=True, encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(rows)

@@ -2,15 +2,13 @@
 
 Needs no account. ``[providers.outbox] directory`` (the send loop passes ``[paths] outbox``
 unless it is set) gets one folder per issue (``msg.tag``) and one file per recipient,
-``<subscriber_id>-<address>.eml``, written atomically (temp file in the same folder, then
-os.replace), so a crash never leaves half a message and a re-run simply rewrites the same file.
+``<subscriber_id>-<address>.eml``, written atomically (``files.atomic_write``), so a crash
+never leaves half a message and a re-run simply rewrites the same file.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError, ProviderUnavailable
+from ..files import atomic_write
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
@@ -71,15 +70,8 @@ class OutboxProvider:
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_write(path, private=True) as out:
+                out.write(data)
         except OSError as err:
             # Nothing was written (os.replace is atomic): the batch can be retried safely.
             raise ProviderUnavailable(

@@ -17,17 +17,15 @@ from typing import Callable, Mapping
 from ..build.pipeline import compile_issue
 from ..config import Settings
 from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
-from ..errors import ConfigError, SendError
+from ..errors import SendError
 from ..models import CompiledIssue, Finding, Recipient, SendResult
 from ..build.personalize import Personalizer
 from ..providers.base import Provider, create_provider
 from .reconcile import ReconcileReport, reconcile
+from .signing import OUTBOX_DEV_SECRET, signing_secret
 from ..store import ledger, subscribers
 from ..store.ledger import SendRecord
 
-# Outbox-only fallback: the outbox is a local folder nobody receives, so its links may be signed
-# with a development key. Every other provider requires NEWSLETTER_SECRET.
-OUTBOX_DEV_SECRET = b"newsletter-outbox-development-key"
 DEFAULT_GRACE_SECONDS = 30.0
 MAX_FINAL_WAIT_SECONDS = 120.0
 
@@ -92,11 +90,11 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
     warnings = _preflight(compiled, settings)
     provider = request.provider or settings.provider
     _provider_factory(provider, settings, env)().close()  # fail early on missing credentials
-    dev_secret = _secret(provider, env) == OUTBOX_DEV_SECRET
+    secret = signing_secret(provider, env)
     existing = ledger.find_send(conn, issue.slug)
     recipients = _recipients_this_run(request, conn, existing)
-    sample = Personalizer(compiled, settings, _secret(provider, env)).message(Recipient(1, "reader@example.org", "Alex"))
-    return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, len(sample.html.encode()) + len(sample.text.encode()), dev_secret)
+    sample = Personalizer(compiled, settings, secret).message(Recipient(1, "reader@example.org", "Alex"))
+    return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, len(sample.html.encode()) + len(sample.text.encode()), secret == OUTBOX_DEV_SECRET)
 
 
 def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
@@ -115,7 +113,7 @@ def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
 
 def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None) -> int:
     if existing is None:
-        return _count(subscribers.iter_active(conn, request.include_tags, request.exclude_tags))
+        return subscribers.count_active(conn, request.include_tags, request.exclude_tags)
     if existing.segment != request.segment:
         raise SendError(
             f"{existing.issue_slug}: this issue was already started for segment {existing.segment}, not {request.segment}",
@@ -135,9 +133,7 @@ def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None
 def _new_since(conn, request: SendRequest, existing: SendRecord):
     """Active subscribers of the segment who joined after the send began and have no row yet."""
     known = ledger.subscriber_ids(conn, existing)
-    # Subscribers' times have whole seconds: compare on that precision ("…:05Z" > "…:05.123Z").
-    began = existing.created_at[:19] + "Z"
-    for r in subscribers.iter_active(conn, request.include_tags, request.exclude_tags, joined_after=began):
+    for r in subscribers.iter_active(conn, request.include_tags, request.exclude_tags, joined_after=existing.created_at):
         if r.subscriber_id not in known:
             yield r
 
@@ -171,7 +167,7 @@ def execute_send(
             on_note(f"{recovered} recipient(s) were in flight when the last run stopped: checking with {plan.provider}")
         if request.retry_unknown:
             ledger.set_state(conn, [d.id for d in ledger.rows_in_state(conn, send, "unknown")], "pending", "retried by --retry-unknown")
-        personalizer = Personalizer(plan.compiled, settings, _secret(plan.provider, env))
+        personalizer = Personalizer(plan.compiled, settings, signing_secret(plan.provider, env))
         probe = factory()
         # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
         grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
@@ -249,15 +245,6 @@ def _provider_factory(name: str, settings: Settings, env: Mapping[str, str]) -> 
     return lambda: create_provider(name, options, env)
 
 
-def _secret(provider: str, env: Mapping[str, str]) -> bytes:
-    value = env.get("NEWSLETTER_SECRET", "")
-    if value:
-        return value.encode()
-    if provider == "outbox":
-        return OUTBOX_DEV_SECRET
-    raise ConfigError("environment: NEWSLETTER_SECRET is not set (it signs every unsubscribe link)", hint="export NEWSLETTER_SECRET=<a long random string>, e.g. from: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.")
-
-
 # --- test sends and status ----------------------------------------------------------------------
 
 
@@ -267,7 +254,7 @@ def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, 
     env = os.environ if env is None else env
     name = provider or settings.provider
     compiled = compile_issue(issue_path, settings)
-    personalizer = Personalizer(compiled, settings, _secret(name, env), subject_prefix="[TEST] ", tag_suffix="-test")
+    personalizer = Personalizer(compiled, settings, signing_secret(name, env), subject_prefix="[TEST] ", tag_suffix="-test")
     messages = []
     for address in addresses:
         known = subscribers.find(conn, address)

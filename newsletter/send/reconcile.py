@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
+from .. import clock
 from ..errors import ProviderDeliveryUnknown, ProviderError, ProviderRateLimited, ProviderUnavailable
 from ..models import SendResult
 from ..providers.base import Provider
@@ -43,8 +44,8 @@ def reconcile(
     rows = ledger.rows_in_state(conn, send, "unknown")
     if not rows:
         return ReconcileReport()
-    now = now or datetime.now(timezone.utc)
-    stamps = [ledger.parse_iso(r.sending_at) if r.sending_at else now for r in rows]
+    now = now or clock.utc_now()
+    stamps = [clock.parse(r.sending_at) if r.sending_at else now for r in rows]
     try:
         records = _search(provider, send.issue_slug, min(stamps) - WINDOW_MARGIN, now + WINDOW_MARGIN, sleep)
     except ProviderError as err:

@@ -16,24 +16,15 @@ import os
 import socket
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Iterable, Iterator, Sequence
 
+from .. import clock
 from ..errors import SendError
 from ..models import Recipient, SendResult
 from .db import transaction
 
 STATES = ("pending", "sending", "accepted", "rejected", "unknown", "skipped")
 LOCK_STALE_SECONDS = 120  # a holder on another host that has not beaten for this long is gone
-
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,7 @@ def find_send(conn: sqlite3.Connection, issue_slug: str) -> SendRecord | None:
 
 def create_send(conn: sqlite3.Connection, issue_slug: str, subject: str, provider: str, segment: dict, recipients: Iterable[Recipient]) -> tuple[SendRecord, int]:
     """Snapshot the recipients as pending rows, atomically with the send record."""
-    stamp = now_iso()
+    stamp = clock.timestamp()
     with transaction(conn):
         cur = conn.execute(
             "INSERT INTO sends (issue_slug, subject, provider, segment, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -93,7 +84,7 @@ def create_send(conn: sqlite3.Connection, issue_slug: str, subject: str, provide
 def add_recipients(conn: sqlite3.Connection, send: SendRecord, recipients: Iterable[Recipient]) -> int:
     """Add recipients not yet in the ledger (``--resend-to-new``); reopens the send."""
     with transaction(conn):
-        count = _insert_pending(conn, send.id, recipients, now_iso())
+        count = _insert_pending(conn, send.id, recipients, clock.timestamp())
         if count:
             conn.execute("UPDATE sends SET completed_at = NULL WHERE id = ?", (send.id,))
     return count
@@ -130,7 +121,7 @@ def mark_completed_if_done(conn: sqlite3.Connection, send: SendRecord) -> bool:
     ).fetchone()[0]
     if open_rows == 0:
         with transaction(conn):
-            conn.execute("UPDATE sends SET completed_at = COALESCE(completed_at, ?) WHERE id = ?", (now_iso(), send.id))
+            conn.execute("UPDATE sends SET completed_at = COALESCE(completed_at, ?) WHERE id = ?", (clock.timestamp(), send.id))
         return True
     return False
 
@@ -177,7 +168,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 
 def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
     """(delivery id, Message-ID) pairs -> sending, committed before the provider is called."""
-    stamp = now_iso()
+    stamp = clock.timestamp()
     with transaction(conn):
         conn.executemany(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -187,7 +178,7 @@ def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> N
 
 def record_results(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, SendResult | None, str | None]]) -> None:
     """Commit one batch's outcomes: (delivery id, new state, result, detail)."""
-    stamp = now_iso()
+    stamp = clock.timestamp()
     with transaction(conn):
         conn.executemany(
             "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
@@ -199,7 +190,7 @@ def record_results(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, 
 
 
 def set_state(conn: sqlite3.Connection, ids: Sequence[int], state: str, detail: str | None = None) -> None:
-    stamp = now_iso()
+    stamp = clock.timestamp()
     with transaction(conn):
         conn.executemany(
             "UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?",
@@ -212,7 +203,7 @@ def interrupted_to_unknown(conn: sqlite3.Connection, send: SendRecord) -> int:
     with transaction(conn):
         cur = conn.execute(
             "UPDATE deliveries SET state = 'unknown', error_detail = 'interrupted while sending', updated_at = ? WHERE send_id = ? AND state = 'sending'",
-            (now_iso(), send.id),
+            (clock.timestamp(), send.id),
         )
     return cur.rowcount
 
@@ -231,7 +222,7 @@ def erase_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> None:
 
 def acquire_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
     """Take the issue's send lock, or raise SendError naming who holds it."""
-    host, pid, stamp = socket.gethostname(), os.getpid(), now_iso()
+    host, pid, stamp = socket.gethostname(), os.getpid(), clock.timestamp()
     with transaction(conn):
         row = conn.execute("SELECT * FROM send_locks WHERE issue_slug = ?", (issue_slug,)).fetchone()
         if row is not None and _holder_alive(row) and not (row["host"] == host and row["pid"] == pid):
@@ -246,7 +237,7 @@ def acquire_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
 
 
 def heartbeat(conn: sqlite3.Connection, issue_slug: str) -> None:
-    conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (now_iso(), issue_slug, os.getpid()))
+    conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (clock.timestamp(), issue_slug, os.getpid()))
 
 
 def release_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
@@ -262,5 +253,5 @@ def _holder_alive(row: sqlite3.Row) -> bool:
         except PermissionError:
             return True
         return True
-    age = (datetime.now(timezone.utc) - parse_iso(row["heartbeat_at"])).total_seconds()
+    age = (clock.utc_now() - clock.parse(row["heartbeat_at"])).total_seconds()
     return age < LOCK_STALE_SECONDS

@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
+from .. import clock
 from ..errors import SubscriberError
 from . import forgotten, ledger
 from .db import transaction
@@ -22,7 +23,6 @@ from .subscribers import (
     get,
     insert_tags,
     keyset_pages,
-    now_iso,
     record_event,
     to_subscribers,
     touch,
@@ -111,7 +111,7 @@ def forget(conn: sqlite3.Connection, email_or_id: str | int, *, erasers: Sequenc
     address stays, so a later import cannot add them back. Returns what was deleted."""
     with transaction(conn):
         sub = get(conn, email_or_id)
-        forgotten.add(conn, sub.email.lower(), now_iso())
+        forgotten.add(conn, sub.email.lower(), clock.timestamp())
         for erase in erasers:
             erase(conn, sub.id)
         try:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
+from .. import clock
 from . import forgotten
 from .db import transaction
-from .subscribers import SUPPRESSED, clean_tags, now_iso
-
-_CHUNK = 500  # keys per IN (...) lookup
+from .subscribers import IN_CHUNK, SUPPRESSED, clean_tags, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ def apply_import(
     with transaction(conn, immediate=not dry_run):
         plan = _plan(conn, rows, extra)
         if not dry_run:
-            _write(conn, plan, source=source, at=now_iso(), progress=progress, batch=max(1, batch))
+            _write(conn, plan, source=source, at=clock.timestamp(), progress=progress, batch=max(1, batch))
     return ImportCounts(len(plan.new), len(plan.updates), plan.unchanged, plan.kept_suppressed)
 
 
@@ -148,12 +147,12 @@ def _detail(row: Incoming, what: str | None) -> str:
 
 def _write(conn: sqlite3.Connection, plan: _Plan, *, source: str, at: str, progress: Progress | None, batch: int) -> None:
     written = 0
-    for part in _batches(plan.new, batch):
+    for part in in_chunks(plan.new, batch):
         _insert_new(conn, part, source=source, at=at)
         written += len(part)
         if progress:
             progress(written)
-    for part in _batches(plan.updates, batch):
+    for part in in_chunks(plan.updates, batch):
         conn.executemany(
             "UPDATE subscribers SET first_name = ?, last_name = ?, status = ?, updated_at = ? WHERE id = ?",
             [(first, last, status, at, sub_id) for first, last, status, sub_id in part],
@@ -215,7 +214,7 @@ def _insert_events(conn: sqlite3.Connection, events: list[tuple[int, str, str | 
 def existing_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
     """Which of these keys are in the list (any status)."""
     found: set[str] = set()
-    for part in _batches(list(set(keys)), _CHUNK):
+    for part in in_chunks(list(set(keys)), IN_CHUNK):
         marks = ",".join("?" * len(part))
         found.update(r[0] for r in conn.execute(f"SELECT email_key FROM subscribers WHERE email_key IN ({marks})", part))
     return found
@@ -226,18 +225,13 @@ def _load_current(conn: sqlite3.Connection, keys: list[str]) -> dict[str, _Curre
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: this reads up to one row per line of the file
     rows: dict[str, tuple] = {}
-    for part in _batches(keys, _CHUNK):
+    for part in in_chunks(keys, IN_CHUNK):
         marks = ",".join("?" * len(part))
         sql = f"SELECT email_key, id, first_name, last_name, status FROM subscribers WHERE email_key IN ({marks})"
         rows.update((row[0], row[1:]) for row in cursor.execute(sql, part))
     tags: dict[int, set[str]] = {}
-    for part in _batches([row[0] for row in rows.values()], _CHUNK):
+    for part in in_chunks([row[0] for row in rows.values()], IN_CHUNK):
         marks = ",".join("?" * len(part))
         for sub_id, tag in cursor.execute(f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks})", part):
             tags.setdefault(sub_id, set()).add(tag.lower())
     return {key: _Current(*row, frozenset(tags.get(row[0], ()))) for key, row in rows.items()}
-
-
-def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from .. import clock
 from .addresses import InvalidAddress, normalize_email
 from ..errors import SubscriberError
 from ..models import Recipient
@@ -28,7 +28,7 @@ SUPPRESSED = frozenset({"unsubscribed", "bounced", "complained"})
 
 
 SELECT_COLUMNS = "id, email, first_name, last_name, status, consent_source, consented_at, consent_form, consent_ip, created_at, updated_at"
-_CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
+IN_CHUNK = 500  # ids or keys per IN (...) query, well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ class Event:
     kind: str  # subscribed, imported, unsubscribed, bounced, complained, resubscribed, tagged...
     source: str
     detail: str | None = None
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def where(conn: sqlite3.Connection) -> str:
@@ -122,10 +118,23 @@ def iter_active(
     Keyset pagination keeps memory flat however long the list is, and no cursor stays open
     between chunks, so the caller may write to the database while iterating.
     """
-    clauses, params = ["s.status = 'active'", "s.id > ?"], []
+    where, params = _segment(include_tags, exclude_tags, joined_after)
+    sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE s.id > ? AND {where} ORDER BY s.id LIMIT {int(chunk)}"
+    yield from keyset_pages(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+
+
+def count_active(conn: sqlite3.Connection, include_tags: Sequence[str] = (), exclude_tags: Sequence[str] = ()) -> int:
+    """How many ``iter_active`` would yield, counted by the database."""
+    where, params = _segment(include_tags, exclude_tags, None)
+    return conn.execute(f"SELECT COUNT(*) FROM subscribers s WHERE {where}", params).fetchone()[0]
+
+
+def _segment(include_tags: Sequence[str], exclude_tags: Sequence[str], joined_after: str | None) -> tuple[str, list]:
+    """The WHERE clause (over ``subscribers s``) of a segment's active subscribers."""
+    clauses, params = ["s.status = 'active'"], []
     if joined_after is not None:  # ``send --resend-to-new``: only who joined after the send began
-        clauses.append("s.created_at > ?")
-        params.append(joined_after)
+        clauses.append(f"{clock.sql_timestamp('s.created_at')} > ?")
+        params.append(clock.normalize(joined_after))
     if include_tags:
         marks = ",".join("?" * len(include_tags))
         clauses.append(f"EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
@@ -134,14 +143,13 @@ def iter_active(
         marks = ",".join("?" * len(exclude_tags))
         clauses.append(f"NOT EXISTS (SELECT 1 FROM subscriber_tags t WHERE t.subscriber_id = s.id AND t.tag IN ({marks}))")
         params += list(exclude_tags)
-    sql = f"SELECT s.id, s.email, s.first_name FROM subscribers s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT {int(chunk)}"
-    yield from keyset_pages(conn, sql, params, lambda rows: (Recipient(r["id"], r["email"], r["first_name"]) for r in rows))
+    return " AND ".join(clauses), params
 
 
 def statuses(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
     """Current status of the given ids; an id that no longer exists (forgotten) is absent."""
     found: dict[int, str] = {}
-    for part in _chunks(list(ids), _CHUNK):
+    for part in in_chunks(list(ids), IN_CHUNK):
         marks = ",".join("?" * len(part))
         for row in conn.execute(f"SELECT id, status FROM subscribers WHERE id IN ({marks})", part):
             found[row["id"]] = row["status"]
@@ -184,7 +192,7 @@ def add(
                     hint="Only if this person asked to subscribe again, repeat with --resubscribe.",
                 )
             forgotten.remove(conn, address.key)
-        at = now_iso()
+        at = clock.timestamp()
         sub_id = conn.execute(
             "INSERT INTO subscribers (email, email_key, first_name, last_name, status, consent_source, consented_at,"
             " consent_form, consent_ip, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -262,7 +270,7 @@ def _resubscribe(conn: sqlite3.Connection, sub: Subscriber, *, source: str, stat
 
 
 def _set_status(conn: sqlite3.Connection, sub_id: int, status: str, kind: str, source: str, detail: str | None) -> None:
-    at = now_iso()
+    at = clock.timestamp()
     conn.execute("UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?", (status, at, sub_id))
     record_event(conn, sub_id, kind, source, detail, at)
 
@@ -272,7 +280,7 @@ def record_event(
 ) -> None:
     conn.execute(
         "INSERT INTO subscriber_events (subscriber_id, at, kind, source, detail) VALUES (?,?,?,?,?)",
-        (sub_id, at or now_iso(), kind, source, detail),
+        (sub_id, at or clock.timestamp(), kind, source, detail),
     )
 
 
@@ -281,7 +289,7 @@ def insert_tags(conn: sqlite3.Connection, sub_id: int, tags: Sequence[str]) -> N
 
 
 def touch(conn: sqlite3.Connection, sub_id: int) -> None:
-    conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (now_iso(), sub_id))
+    conn.execute("UPDATE subscribers SET updated_at = ? WHERE id = ?", (clock.timestamp(), sub_id))
 
 
 def _address(conn: sqlite3.Connection, text: str):
@@ -340,7 +348,7 @@ def to_subscribers(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Su
 def tags_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[str]]:
     """Tags per subscriber id, in alphabetical order (case-insensitive)."""
     found: dict[int, list[str]] = {}
-    for part in _chunks(list(ids), _CHUNK):
+    for part in in_chunks(list(ids), IN_CHUNK):
         marks = ",".join("?" * len(part))
         sql = f"SELECT subscriber_id, tag FROM subscriber_tags WHERE subscriber_id IN ({marks}) ORDER BY subscriber_id, tag"
         for row in conn.execute(sql, part):
@@ -348,6 +356,7 @@ def tags_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[str]
     return found
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def in_chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """Consecutive slices of at most ``size`` items (ids or keys per ``IN (...)`` query)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ..config import Settings
-from ..send.plan import _secret
+from ..send.signing import signing_secret
 from ..store.db import ping
 from .context import Site
 from .security import SecurityHeaders, install_log_redaction
@@ -21,7 +21,7 @@ from .security import SecurityHeaders, install_log_redaction
 
 def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, clock: Callable[[], float] = time.time, include_drafts: bool = False) -> Starlette:
     env = os.environ if env is None else env
-    site = Site(settings=settings, env=env, secret=_secret(settings.provider, env), clock=clock, include_drafts=include_drafts)
+    site = Site(settings=settings, env=env, secret=signing_secret(settings.provider, env), clock=clock, include_drafts=include_drafts)
     install_log_redaction()
     routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     # Each part of the site contributes its routes (web/unsubscribe.py, signup.py, archive.py, webhooks.py).
