@@ -89,7 +89,7 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
         raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
     warnings = _preflight(compiled, settings)
     provider = request.provider or settings.provider
-    _provider_factory(provider, settings, env)().close()  # fail early on missing credentials
+    provider_factory(provider, settings, env)().close()  # fail early on missing credentials
     secret = signing_secret(provider, env)
     existing = ledger.find_send(conn, issue.slug)
     recipients = _recipients_this_run(request, conn, existing)
@@ -157,7 +157,7 @@ def execute_send(
     clock = clock or Clock()
     settings, request, issue = plan.settings, plan.request, plan.compiled.issue
     options = settings.provider_options(plan.provider)
-    factory = _provider_factory(plan.provider, settings, env)
+    factory = provider_factory(plan.provider, settings, env)
     started = time.monotonic()
     ledger.acquire_lock(conn, issue.slug)
     try:
@@ -238,7 +238,7 @@ def _retry_policy(options: Mapping) -> RetryPolicy:
     )
 
 
-def _provider_factory(name: str, settings: Settings, env: Mapping[str, str]) -> Callable[[], Provider]:
+def provider_factory(name: str, settings: Settings, env: Mapping[str, str]) -> Callable[[], Provider]:
     options = dict(settings.provider_options(name))
     if name == "outbox":
         options.setdefault("directory", settings.outbox_dir)
@@ -260,7 +260,7 @@ def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, 
         known = subscribers.find(conn, address)
         recipient = Recipient(known.id if known else 0, address, known.first_name if known and known.first_name else "")
         messages.append(personalizer.message(recipient))
-    provider_obj = _provider_factory(name, settings, env)()
+    provider_obj = provider_factory(name, settings, env)()
     try:
         results = list(provider_obj.send(messages))
     finally:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from ..errors import StoreError
 from .schema import MIGRATIONS
+
+T = TypeVar("T")
 
 
 def open_db(path: Path) -> sqlite3.Connection:
@@ -80,3 +82,14 @@ def _statements(sql: str) -> list[str]:
         parts.append(buf.strip())
     return parts
 
+
+def retry_locked(work: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run ``work`` (one whole transaction) again when SQLite's writer lock stays taken past
+    busy_timeout: a change the site answered for must never be lost to a busy moment."""
+    for _ in range(attempts - 1):
+        try:
+            return work()
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+    return work()

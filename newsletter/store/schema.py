@@ -85,8 +85,28 @@ CREATE TABLE send_locks (
 );
 """
 
+SIGNUP = """
+CREATE TABLE signup_requests (
+    -- The latest unconfirmed sign-up per subscriber; confirming applies it and deletes it.
+    subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
+    requested_at TEXT NOT NULL,
+    first_name TEXT NOT NULL DEFAULT '',
+    topics TEXT NOT NULL DEFAULT '',        -- tags chosen on the form, comma-separated
+    consent_version TEXT NOT NULL
+);
+CREATE TABLE signup_attempts (
+    -- Rate limits shared by every web worker. Keyed hashes only (no IP or address in clear),
+    -- pruned after a day.
+    kind TEXT NOT NULL CHECK (kind IN ('ip','address')),
+    key_hash TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX signup_attempts_key ON signup_attempts (kind, key_hash, at);
+"""
+
 # (version, description, SQL)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "subscribers", SUBSCRIBERS),
     (2, "send ledger", SEND_LEDGER),
+    (3, "sign-up requests and rate limits", SIGNUP),
 )

@@ -6,17 +6,14 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Settings
 from ..store.db import open_db
-
-TEMPLATES = Path(__file__).parent / "templates"
+from .pages import render
 
 
 @dataclass
@@ -27,7 +24,6 @@ class Site:
     clock: Callable[[], float] = time.time
     include_drafts: bool = False
     _local: threading.local = field(default_factory=threading.local, repr=False)
-    _pages: Environment | None = field(default=None, repr=False)
 
     def db(self) -> sqlite3.Connection:
         """One connection per worker thread (sqlite3 connections must not be shared across threads
@@ -38,10 +34,7 @@ class Site:
         return conn
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        if self._pages is None:
-            self._pages = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "xml"]))
-        html = self._pages.get_template(template).render(settings=self.settings, **values)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(render(template, self.settings, **values), status_code=status)
 
 
 def site_of(request: Request) -> Site:
