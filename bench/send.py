@@ -26,10 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from newsletter.build.personalize import Personalizer  # noqa: E402
 from newsletter.build.pipeline import compile_issue  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.models import Recipient  # noqa: E402
-from newsletter.build.personalize import Personalizer  # noqa: E402
 from newsletter.providers.postmark import encode_json  # noqa: E402
 from newsletter.send.plan import SendRequest, execute_send, plan_send  # noqa: E402
 from newsletter.store.db import open_db  # noqa: E402

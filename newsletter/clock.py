@@ -10,6 +10,8 @@ three, and comparisons go through ``sql_timestamp`` or ``normalize`` rather than
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -51,7 +51,7 @@ class MergeTemplate:
     def fill(self, values: Mapping[str, str]) -> str:
         """Join the literals with the (already escaped) values of the fields."""
         out = [self.literals[0]]
-        for name, literal in zip(self.fields, self.literals[1:]):
+        for name, literal in zip(self.fields, self.literals[1:], strict=True):
             out.append(values[name])
             out.append(literal)
         return "".join(out)

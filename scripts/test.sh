@@ -21,4 +21,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
+# The linter first (pyflakes, import order, bugbear; rules in pyproject.toml): a second or less.
+.venv/bin/ruff check --quiet .
 exec .venv/bin/python -m pytest "$@"

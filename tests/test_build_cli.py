@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsletter.cli import app
 from newsletter.build.issue import ALL_KEYS, load_issue
+from newsletter.cli import app
 
 SAMPLE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -53,7 +53,7 @@ def test_build_writes_three_files_and_prints_each_path_and_size(built) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)
     printed = result.stdout.splitlines()
     assert len(printed) == 3
-    for line, name in zip(printed, names):
+    for line, name in zip(printed, names, strict=True):
         size = (folder / name).stat().st_size
         assert line == f"out/{SLUG}/{name}  {size:,} bytes ({size / 1024:.1f} KB)"
     assert result.stderr == ""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import set_checks, write, write_checks
+from conftest import write, write_checks
 from newsletter.cli import app
 
 SAMPLE = "issues/2026-11-mdma-assisted-therapy.md"

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import REPO, write
 from newsletter.cli import app
 from newsletter.store import subscribers as subs
 from newsletter.store.db import open_db
-
-from conftest import REPO, write
 
 COMMANDS = ["import", "add", "unsubscribe", "show", "list", "count", "export", "tag", "untag", "forget"]
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
-from newsletter.errors import IssueError
 from newsletter.build.issue import load_issue, slugify
 from newsletter.build.render import render_issue
+from newsletter.errors import IssueError
 
 GOOD = """\
 ---

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.errors import IssueError
 from newsletter.build.markdown import CONTENT_WIDTH, WIDTH, RenderedBody, Theme, render_body, wrap_text
+from newsletter.errors import IssueError
 
 THEME = Theme(text="#111111", link="#0000ee", accent="#2f5d50")
 

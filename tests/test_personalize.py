@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.build.personalize import PersonalizeError, Personalizer, sign_token, verify_token
 from newsletter.build.pipeline import compile_issue
 from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Recipient
-from newsletter.build.personalize import PersonalizeError, Personalizer, sign_token, verify_token
 
 SECRET = b"test-secret"
 TOM = '<b>Tom & "Jerry"</b>'

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+
 from fakes.messages import make_batch, make_message
 from fakes.postmark import EASTERN, FakePostmark
 from fakes.server import Fault, RandomFaults
-
 from newsletter.errors import ConfigError, ProviderRequestError
 from newsletter.models import Suppression
 from newsletter.providers.base import create_provider

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
 from fakes.messages import LIST_UNSUBSCRIBE_POST, make_batch, make_message
 from fakes.postmark import FakePostmark
 from fakes.server import Fault, wait_until
 from fakes.smtp import FakeSmtp, Hang, free_port
-
 from newsletter.errors import (
     ProviderAuthError,
     ProviderDeliveryUnknown,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.errors import TemplateError
 from newsletter.build.issue import load_issue
-from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, MergeTemplate
 from newsletter.build.render import render_issue
+from newsletter.errors import TemplateError
+from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, MergeTemplate
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
@@ -270,7 +270,7 @@ def test_template_producing_invalid_mjml(project: Path, settings) -> None:
 
 
 def first_difference(actual: str, expected: str) -> str:
-    at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+    at = next((i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b), min(len(actual), len(expected)))
     return f"first difference at character {at}:\n  golden: {expected[max(0, at - 80) : at + 80]!r}\n  actual: {actual[max(0, at - 80) : at + 80]!r}"
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from fakes.postmark import FakePostmark
+from fakes.server import Fault
 from newsletter import clock
-from newsletter.send.dispatch import Clock
 from newsletter.errors import ConfigError, ProviderAuthError, SendError
+from newsletter.send.dispatch import Clock
 from newsletter.send.plan import SendRequest, execute_send, plan_send, send_status, send_test
 from newsletter.store import ledger, subscribers
 from newsletter.store.db import open_db
-from fakes.postmark import FakePostmark
-from fakes.server import Fault
 
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 TOKEN = "pm-test-token-123"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import set_checks
 from fakes.postmark import FakePostmark
 from fakes.server import Fault, RandomFaults
 from fakes.smtp import FakeSmtp
@@ -33,8 +34,6 @@ from newsletter.lists.importer import import_file
 from newsletter.send.plan import send_status
 from newsletter.store import ledger
 from newsletter.store.db import open_db
-
-from conftest import set_checks
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +109,7 @@ def _kill_and_rerun(project: Path, env: dict, seed: int, kills: int = 4) -> list
     try:
         for threshold in thresholds:
             proc = _send(project, env)
-            if not _wait_for(proc, f"{threshold} accepted", lambda: _accepted(conn) >= threshold):
+            if not _wait_for(proc, f"{threshold} accepted", lambda threshold=threshold: _accepted(conn) >= threshold):
                 out, _ = proc.communicate()  # it ended before the threshold (e.g. in-doubt rows left)
                 if proc.returncode == 0:
                     return [out.decode(errors="replace")]

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.store.addresses import InvalidAddress, normalize_email
 from newsletter.errors import SubscriberError
 from newsletter.lists.importer import import_file, read_import
+from newsletter.lists.writer import write_export
 from newsletter.store import ledger
 from newsletter.store import subscriber_admin as admin
 from newsletter.store import subscribers as subs
+from newsletter.store.addresses import InvalidAddress, normalize_email
 from newsletter.store.db import open_db, schema_version
-from newsletter.lists.writer import write_export
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from ..build.issue import load_issue
 from ..build.pipeline import sample_message
+from ..build.render import render_issue
 from ..config import Settings
 from ..errors import IssueError, NewsletterError, TemplateError
-from ..build.issue import load_issue
 from ..mime import to_bytes
 from ..models import CompiledIssue, Finding, OutgoingMessage
-from ..build.render import render_issue
 from .accessibility import check_accessibility, contrast_ratio
 from .content import check_content
 from .context import CheckOptions, load_options, make_context, parts_of

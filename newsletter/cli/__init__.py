@@ -89,9 +89,9 @@ def main() -> None:
 
 
 # Command groups register themselves on import.
-from . import build as _build  # noqa: E402,F401
-from . import send as _send  # noqa: E402,F401
-from . import check as _check  # noqa: E402,F401
-from . import subscribers as _subscribers  # noqa: E402,F401
-from . import preview as _preview  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
+from . import build as _build  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401
+from . import preview as _preview  # noqa: E402,F401
+from . import send as _send  # noqa: E402,F401
+from . import subscribers as _subscribers  # noqa: E402,F401

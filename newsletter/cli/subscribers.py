@@ -74,7 +74,8 @@ def unsubscribe(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the history)."),
 ) -> None:
     """Stop mailing someone. Safe to repeat."""
-    from ..store.subscribers import get, unsubscribe as unsubscribe_subscriber
+    from ..store.subscribers import get
+    from ..store.subscribers import unsubscribe as unsubscribe_subscriber
 
     conn = _db()
     changed = run_guarded(lambda: unsubscribe_subscriber(conn, email, source="cli", reason=reason))
@@ -171,8 +172,8 @@ def export(
     status: Optional[str] = typer.Option(None, "--status", help="Only this status (default: everyone)."),
 ) -> None:
     """Export subscribers to CSV; importing that file back changes nothing."""
-    from ..store.subscribers import check_status
     from ..lists.writer import write_export
+    from ..store.subscribers import check_status
 
     conn = _db()
     if status:

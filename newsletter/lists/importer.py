@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .. import clock
-from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..errors import SubscriberError
+from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
 from .writer import write_rejected
 
@@ -150,7 +150,7 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
         # this file in the same spelling (any case), is not validated again.
         if known:
             seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
-        for (line, cells), row_values in zip(chunk, values):
+        for (line, cells), row_values in zip(chunk, values, strict=True):
             row = _row(line, row_values, seen)
             if isinstance(row, Rejected):
                 rejected.append(replace(row, values=tuple(cells)))

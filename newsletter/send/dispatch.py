@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from ..build.personalize import PersonalizeError, Personalizer
 from ..errors import (
     ProviderAuthError,
     ProviderDeliveryUnknown,
@@ -27,7 +28,6 @@ from ..errors import (
     ProviderUnavailable,
 )
 from ..models import OutgoingMessage, SendResult
-from ..build.personalize import PersonalizeError, Personalizer
 from ..providers.base import Provider
 from ..store import ledger, subscribers
 from ..store.ledger import Delivery, SendRecord
@@ -202,7 +202,7 @@ class Dispatcher:
             self.on_progress(len(refused))
         if not sendable:
             return None
-        ledger.mark_sending(self.conn, [(r.id, m.message_id) for r, m in zip(sendable, messages)])
+        ledger.mark_sending(self.conn, [(r.id, m.message_id) for r, m in zip(sendable, messages, strict=True)])
         ledger.heartbeat(self.conn, self.send.issue_slug)
         return _Job(sendable, messages)
 
@@ -221,7 +221,7 @@ class Dispatcher:
         rows = out.job.rows
         done = len(out.results)
         outcomes = []
-        for row, result in zip(rows, out.results):
+        for row, result in zip(rows, out.results, strict=True):
             outcomes.append((row.id, result.status, result, None))
             if result.status == "accepted":
                 self.stats.accepted += 1

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ..build.personalize import Personalizer
 from ..build.pipeline import compile_issue
 from ..config import Settings
-from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
 from ..errors import SendError
 from ..models import CompiledIssue, Finding, Recipient, SendResult
-from ..build.personalize import Personalizer
 from ..providers.base import Provider, create_provider
-from .reconcile import ReconcileReport, reconcile
-from .signing import OUTBOX_DEV_SECRET, signing_secret
 from ..store import ledger, subscribers
 from ..store.ledger import SendRecord
+from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
+from .reconcile import ReconcileReport, reconcile
+from .signing import OUTBOX_DEV_SECRET, signing_secret
 
 DEFAULT_GRACE_SECONDS = 30.0
 MAX_FINAL_WAIT_SECONDS = 120.0
@@ -265,7 +265,7 @@ def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, 
         results = list(provider_obj.send(messages))
     finally:
         provider_obj.close()
-    return list(zip(addresses, results))
+    return list(zip(addresses, results, strict=True))
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def reconcile(
             by_id[int(sid)] = rec.provider_message_id
         by_email[rec.email.lower()] = rec.provider_message_id
     accepted, absent, waiting = [], [], []
-    for row, stamp in zip(rows, stamps):
+    for row, stamp in zip(rows, stamps, strict=True):
         if row.subscriber_id in by_id or row.email.lower() in by_email:
             pmid = by_id.get(row.subscriber_id) or by_email.get(row.email.lower())
             accepted.append((row.id, "accepted", SendResult("accepted", provider_message_id=pmid, detail="found by reconciliation"), None))

@@ -29,7 +29,6 @@ from .subscribers import (
     where,
 )
 
-
 # Every other table that keeps personal data about a subscriber (the send ledger keeps the address
 # it mailed) has an eraser here; ``forget`` calls each inside its transaction.
 Eraser = Callable[[sqlite3.Connection, int], None]

@@ -180,10 +180,10 @@ def _insert_new(conn: sqlite3.Connection, part: Sequence[tuple[Incoming, tuple[s
     ids = _new_ids(conn, part, before)
     conn.executemany(
         "INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag) VALUES (?, ?)",
-        [(sub_id, t) for sub_id, (_, tags) in zip(ids, part) for t in tags],
+        [(sub_id, t) for sub_id, (_, tags) in zip(ids, part, strict=True) for t in tags],
     )
     events = []
-    for sub_id, (r, _) in zip(ids, part):
+    for sub_id, (r, _) in zip(ids, part, strict=True):
         status = r.status or "active"
         events.append((sub_id, "imported", _detail(r, f"as {status}" if status != "active" else None)))
     _insert_events(conn, events, source=source, at=at)

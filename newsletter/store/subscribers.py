@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .. import clock
-from .addresses import InvalidAddress, normalize_email
 from ..errors import SubscriberError
 from ..models import Recipient
 from . import forgotten
+from .addresses import InvalidAddress, normalize_email
 from .db import transaction
 
 STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
