@@ -139,3 +139,13 @@ def test_the_checker_catches_a_forbidden_import(tmp_path, source, rule):
     target.write_text(source)
     found = violations(target, fake)
     assert any(rule in v for v in found), found
+
+
+def test_the_architecture_notes_name_every_part_and_rule():
+    """docs/architecture.md is the map: every stage folder appears in its tree and its rules table."""
+    notes = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    on_disk = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert on_disk == set(STAGES), "a folder was added or removed: update STAGES, RULES and docs/architecture.md"
+    for stage in STAGES:
+        assert f"  {stage}/ " in notes, f"docs/architecture.md: the folder tree does not list {stage}/"
+        assert f"| `{stage}/` |" in notes, f"docs/architecture.md: the import rules table has no row for {stage}/"
