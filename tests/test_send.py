@@ -355,3 +355,21 @@ def test_a_failing_search_is_retried_before_rows_are_left_unknown(settings, conn
     assert sum(r.found for r in report.reconciled) == 10
     assert 3 in sleeper.calls  # the search's Retry-After was honoured
     assert sorted(fake.per_recipient.values()) == [1] * 10
+
+
+def test_one_worker_uses_one_provider_instance_for_plan_reconcile_and_every_batch(settings, conn, fake):
+    """The adapter built to check the credentials also reconciles and sends the batches."""
+    add_people(conn, 20)
+    fake.script(Fault(hang=HELD, path="/email/batch"))  # a batch in doubt: a reconcile, then a second dispatch
+    s = postmark_settings(settings, fake, workers=1)
+    plan = plan_send(SendRequest(ISSUE), s, conn, env=ENV)
+    report = execute_send(plan, conn, env=ENV, clock=FakeSleep().clock())
+    assert report.ok and report.counts["accepted"] == 20
+    assert plan.providers.instances == 1
+
+
+def test_each_worker_gets_its_own_provider_instance(settings, conn, fake):
+    add_people(conn, 40)
+    plan = plan_send(SendRequest(ISSUE), postmark_settings(settings, fake, workers=2), conn, env=ENV)
+    execute_send(plan, conn, env=ENV, clock=FakeSleep().clock())
+    assert 1 <= plan.providers.instances <= 2

@@ -35,6 +35,7 @@ def send(
         raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
 
     request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
+    plan = None
     try:
         plan = run_guarded(plan_send, request, settings, conn)
         _print_plan(plan, dry_run)
@@ -42,8 +43,12 @@ def send(
             raise typer.Exit(0)
         if plan.needs_confirmation and not yes:
             _confirm(plan)
-    except KeyboardInterrupt:
-        _stop_interrupted("Interrupted before sending: nothing was sent.")
+    except BaseException as stopped:  # a dry run, nothing to send, a declined or interrupted prompt
+        if plan is not None:
+            plan.close()  # execute_send closes it otherwise
+        if isinstance(stopped, KeyboardInterrupt):
+            _stop_interrupted("Interrupted before sending: nothing was sent.")
+        raise
     try:
         report = _run_with_progress(execute_send, plan, conn)
     except KeyboardInterrupt:  # a second Ctrl-C while sending, or one outside the dispatch loop

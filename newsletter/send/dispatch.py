@@ -82,13 +82,57 @@ class _Outcome:
     fatal: ProviderError | None = None  # rest goes back to pending, and the run stops
 
 
+class ProviderPool:
+    """The provider instances of one send: made on first use, one per thread that uses one at a
+    time, handed back and reused by the next worker, the reconcile and every later run of the
+    loop, and closed together at the end. A send with one worker uses one instance."""
+
+    def __init__(self, factory: Callable[[], Provider], first: Provider | None = None) -> None:
+        self._factory = factory
+        self._idle: queue.SimpleQueue[Provider] = queue.SimpleQueue()
+        self._made: list[Provider] = []
+        self._lock = threading.Lock()
+        self.instances = 0  # how many were made, for the report and the tests
+        if first is not None:
+            self._made.append(first)
+            self._idle.put(first)
+            self.instances = 1
+
+    def take(self) -> Provider:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            provider = self._factory()
+            with self._lock:
+                self._made.append(provider)
+                self.instances += 1
+            return provider
+
+    def give_back(self, provider: Provider) -> None:
+        self._idle.put(provider)
+
+    @contextmanager
+    def borrowed(self) -> Iterator[Provider]:
+        provider = self.take()
+        try:
+            yield provider
+        finally:
+            self.give_back(provider)
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, []
+        for provider in made:
+            provider.close()
+
+
 class Dispatcher:
     def __init__(
         self,
         conn,
         send: SendRecord,
         personalizer: Personalizer,
-        provider_factory: Callable[[], Provider],
+        providers: ProviderPool,
         *,
         workers: int,
         batch_size: int,
@@ -101,7 +145,7 @@ class Dispatcher:
         self.conn = conn
         self.send = send
         self.personalizer = personalizer
-        self.provider_factory = provider_factory
+        self.providers = providers
         self.workers = workers
         self.batch_size = batch_size
         self.rate_limit = rate_limit
@@ -221,7 +265,8 @@ class Dispatcher:
         rows = out.job.rows
         done = len(out.results)
         outcomes = []
-        for row, result in zip(rows, out.results, strict=True):
+        # The results cover a prefix of the rows (the rest were not sent or are in doubt).
+        for row, result in zip(rows, out.results, strict=False):
             outcomes.append((row.id, result.status, result, None))
             if result.status == "accepted":
                 self.stats.accepted += 1
@@ -264,11 +309,11 @@ class Dispatcher:
                 if job is None:
                     return
                 if provider is None:
-                    provider = self.provider_factory()
+                    provider = self.providers.take()
                 self._results.put(self._deliver(provider, job))
         finally:
             if provider is not None:
-                provider.close()
+                self.providers.give_back(provider)
 
     def _deliver(self, provider: Provider, job: _Job) -> _Outcome:
         results: list[SendResult] = []

@@ -22,7 +22,7 @@ from ..models import CompiledIssue, Finding, Recipient, SendResult
 from ..providers.base import Provider, create_provider
 from ..store import ledger, subscribers
 from ..store.ledger import SendRecord
-from .dispatch import Clock, Dispatcher, RetryPolicy, RunStats
+from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
 from .reconcile import ReconcileReport, reconcile
 from .signing import OUTBOX_DEV_SECRET, signing_secret
 
@@ -56,6 +56,11 @@ class SendPlan:
     recipients: int  # who this run will send to (pending + new + retried unknown)
     message_bytes: int  # size of one personalized message (html + text)
     dev_secret: bool  # links signed with the outbox development key
+    # The adapter built to check its credentials, reused by execute_send; close() if not sent.
+    providers: ProviderPool = field(compare=False, repr=False)
+
+    def close(self) -> None:
+        self.providers.close()
 
     @property
     def needs_confirmation(self) -> bool:
@@ -89,12 +94,14 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
         raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
     warnings = _preflight(compiled, settings)
     provider = request.provider or settings.provider
-    provider_factory(provider, settings, env)().close()  # fail early on missing credentials
+    factory = provider_factory(provider, settings, env)
+    providers = ProviderPool(factory, first=factory())  # fails early on missing credentials
     secret = signing_secret(provider, env)
     existing = ledger.find_send(conn, issue.slug)
     recipients = _recipients_this_run(request, conn, existing)
     sample = Personalizer(compiled, settings, secret).message(Recipient(1, "reader@example.org", "Alex"))
-    return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, len(sample.html.encode()) + len(sample.text.encode()), secret == OUTBOX_DEV_SECRET)
+    size = len(sample.html.encode()) + len(sample.text.encode())
+    return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, size, secret == OUTBOX_DEV_SECRET, providers)
 
 
 def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
@@ -152,14 +159,19 @@ def execute_send(
     on_progress: Callable[[int], None] = lambda n: None,
     on_note: Callable[[str], None] = lambda text: None,
 ) -> SendReport:
-    """Take the lock, snapshot, recover, reconcile, dispatch, reconcile; always release the lock."""
+    """Take the lock, snapshot, recover, reconcile, dispatch, reconcile; always release the lock
+    and close the plan's provider instances."""
     env = os.environ if env is None else env
     clock = clock or Clock()
     settings, request, issue = plan.settings, plan.request, plan.compiled.issue
     options = settings.provider_options(plan.provider)
-    factory = provider_factory(plan.provider, settings, env)
+    providers = plan.providers
     started = time.monotonic()
-    ledger.acquire_lock(conn, issue.slug)
+    try:
+        ledger.acquire_lock(conn, issue.slug)
+    except BaseException:
+        providers.close()
+        raise
     try:
         send = _snapshot(conn, plan)
         recovered = ledger.interrupted_to_unknown(conn, send)
@@ -168,22 +180,21 @@ def execute_send(
         if request.retry_unknown:
             ledger.set_state(conn, [d.id for d in ledger.rows_in_state(conn, send, "unknown")], "pending", "retried by --retry-unknown")
         personalizer = Personalizer(plan.compiled, settings, signing_secret(plan.provider, env))
-        probe = factory()
-        # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
-        grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
-        batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
-        reports = [reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)]
+        with providers.borrowed() as probe:
+            # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
+            grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
+            batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
+            reports = [reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)]
         on_start(ledger.counts(conn, send)["pending"])
         dispatcher = Dispatcher(
-            conn, send, personalizer, factory,
+            conn, send, personalizer, providers,
             workers=int(options.get("workers", settings.workers)), batch_size=batch_size,
             rate_limit=float(options.get("rate_limit", settings.rate_limit)), retry=_retry_policy(options), clock=clock,
             on_progress=on_progress, on_suppress=lambda sid, result: _suppress(conn, plan.provider, sid, result),
         )
         stats = dispatcher.run(request.limit)
         if not stats.interrupted and stats.stopped_by is None:
-            reports += _settle_in_doubt(conn, send, probe, dispatcher, grace, clock, request.limit, on_note)
-        probe.close()
+            reports += _settle_in_doubt(conn, send, providers, dispatcher, grace, clock, request.limit, on_note)
         ledger.mark_completed_if_done(conn, send)
         counts = ledger.counts(conn, send)
         return SendReport(
@@ -191,21 +202,23 @@ def execute_send(
             ledger.rows_in_state(conn, send, "rejected", limit=50), ledger.rows_in_state(conn, send, "unknown", limit=50),
         )
     finally:
+        providers.close()
         ledger.release_lock(conn, issue.slug)
 
 
-def _settle_in_doubt(conn, send, probe, dispatcher, grace, clock, limit, on_note) -> list[ReconcileReport]:
+def _settle_in_doubt(conn, send, providers: ProviderPool, dispatcher, grace, clock, limit, on_note) -> list[ReconcileReport]:
     """After dispatching: ask about this run's in-doubt rows once their grace period is over,
     and send the ones the provider does not have (bounded wait)."""
     reports: list[ReconcileReport] = []
     if limit is not None or not ledger.counts(conn, send)["unknown"]:
         return reports
-    report = reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)
-    reports.append(report)
-    if report.still_unknown and 0 < report.waiting <= MAX_FINAL_WAIT_SECONDS:
-        on_note(f"waiting {report.waiting:.0f} s before asking {probe.name} about {report.still_unknown} in-doubt recipient(s)")
-        clock.sleep(report.waiting)
-        reports.append(reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep))
+    with providers.borrowed() as probe:
+        report = reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)
+        reports.append(report)
+        if report.still_unknown and 0 < report.waiting <= MAX_FINAL_WAIT_SECONDS:
+            on_note(f"waiting {report.waiting:.0f} s before asking {probe.name} about {report.still_unknown} in-doubt recipient(s)")
+            clock.sleep(report.waiting)
+            reports.append(reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep))
     if ledger.counts(conn, send)["pending"]:
         dispatcher.run(None)
     return reports
