@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from .markdown_context import MarkdownContext, Theme
+from .markdown_context import MarkdownContext, Theme, image_alt
 from .markdown_html import CONTENT_WIDTH, HtmlWriter
 from .markdown_text import WIDTH, TextWriter, wrap_text
 from ..models import Reference
@@ -155,5 +155,5 @@ def _inline_plain(children: Sequence) -> str:
         elif c.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         elif c.type == "image":
-            parts.append(c.content)
+            parts.append(image_alt(c))
     return "".join(parts)

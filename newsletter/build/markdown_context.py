@@ -55,3 +55,17 @@ class MarkdownContext:
         rest = text[pos:]
         out.append(escape(rest, quote=False) if html else rest)
         return "".join(out)
+
+
+def image_alt(image) -> str:
+    """An image's alt text as the reader should get it: the label's text without its markup
+    (``![foo *bar*](x)`` -> "foo bar"), as CommonMark renders it; ``token.content`` is the raw label."""
+    parts = []
+    for child in image.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "image":
+            parts.append(image_alt(child))
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts)

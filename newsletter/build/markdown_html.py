@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
-from .markdown_context import MarkdownContext
+from .markdown_context import MarkdownContext, image_alt
 
 CONTENT_WIDTH = 552  # px inside the 600 px body, after 24 px padding each side
 
@@ -116,14 +116,14 @@ class HtmlWriter:
 
     def inline(self, children: Sequence, line: int | None) -> str:
         out = []
-        for c in children:
+        for n, c in enumerate(children):
             kind = c.type
             if kind in ("softbreak", "hardbreak") and line:
                 line += 1  # errors name the line within a multi-line paragraph
             if kind == "text":
                 out.append(self.ctx.merge(c.content, line, html=True))
             elif kind == "softbreak":
-                out.append("\n")
+                out.append(_soft_break(out, children[n + 1 : n + 2]))
             elif kind == "hardbreak":
                 out.append("<br />")
             elif kind == "code_inline":
@@ -146,7 +146,7 @@ class HtmlWriter:
     def _inline_image(self, c) -> str:
         width = _image_width(c)
         return (
-            f'<img src="{_attr(escape(str(c.attrs.get("src", ""))))}" alt="{_attr(escape(c.content))}" width="{width}" '
+            f'<img src="{_attr(escape(str(c.attrs.get("src", ""))))}" alt="{_attr(escape(image_alt(c)))}" width="{width}" '
             f'style="max-width:100%;height:auto;border:0;" />'
         )
 
@@ -154,7 +154,7 @@ class HtmlWriter:
         img = next(k for k in inline.children if k.type == "image")
         width = _image_width(img)
         src = escape(str(img.attrs.get("src", "")))
-        return f'<mj-image src="{_attr(src)}" alt="{_attr(escape(img.content))}" width="{width}px" padding="8px 24px 16px" />'
+        return f'<mj-image src="{_attr(src)}" alt="{_attr(escape(image_alt(img)))}" width="{width}px" padding="8px 24px 16px" />'
 
     def _button(self, inline) -> str:
         kids = inline.children
@@ -167,6 +167,14 @@ class HtmlWriter:
             f'font-weight="700" border-radius="6px" inner-padding="12px 24px" padding="8px 24px 20px" '
             f'font-family="{_attr(t.heading_font)}">{label}</mj-button>'
         )
+
+
+def _soft_break(out: list[str], following: Sequence) -> str:
+    """A line break as the writer wrapped it. Between two tags it carries a space: the MJML
+    compiler drops a text node that is only "\n" between tags (it takes it for indentation),
+    which glued ``**more**`` and a `code` on the next line into "morecode"."""
+    between_tags = out and out[-1].endswith(">") and not (following and following[0].type == "text")
+    return " \n" if between_tags else "\n"
 
 
 def _attr(value: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-from .markdown_context import MarkdownContext
+from .markdown_context import MarkdownContext, image_alt
 
 WIDTH = 78
 
@@ -129,7 +129,8 @@ class TextWriter:
             elif kind == "footnote_ref":
                 out.append(f"[{c.meta['id'] + 1}]")
             elif kind == "image":
-                out.append(f"[Image: {c.content}]" if c.content else "")
+                alt = image_alt(c)
+                out.append(f"[Image: {alt}]" if alt else "")
         return "".join(out)
 
     def _link_number(self, href: str) -> int:
