@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -141,3 +142,97 @@ def tags_in(html: str) -> set[str]:
 
 def collapse(text: str) -> str:
     return " ".join(text.split())
+
+
+
+class _RecordsContent(_TextContent):
+    """Like _TextContent, with each table written as the text part writes it: per body row,
+    "header: cell" for every column (so the words and their order can be compared)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] | None = None
+        self.outside: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "table":
+            self.rows, self.outside, self.parts = [], self.parts, []
+        elif tag == "tr" and self.rows is not None:
+            self.rows.append([])
+        elif tag in ("th", "td") and self.rows is not None:
+            self.parts = []
+        super().handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        super().handle_endtag(tag)
+        if tag in ("th", "td") and self.rows is not None:
+            self.rows[-1].append(collapse("".join(self.parts)))
+        elif tag == "table" and self.rows is not None:
+            self.outside.append(" " + _records(self.rows) + " ")
+            self.parts, self.rows = self.outside, None
+
+
+def _records(rows: list[list[str]]) -> str:
+    header, body = rows[0], rows[1:]
+    if not body:
+        return " ".join(header)
+    out = []
+    for row in body:
+        cells = (row + [""] * len(header))[: len(header)]
+        out.extend(f"{name}: {cell}" if name else cell for name, cell in zip(header, cells, strict=True))
+    return " ".join(out)
+
+
+def text_part_reference(html: str) -> list[str]:
+    """The words the text part should have for a reference HTML, tables as records."""
+    parser = _RecordsContent()
+    parser.feed(html)
+    parser.close()
+    return collapse("".join(parser.parts)).casefold().split()
+
+
+def code_lines(html: str) -> set[str]:
+    """Lines of the reference's code blocks: the text part indents them and they keep their markers."""
+    blocks = re.findall(r"<pre><code[^>]*>(.*?)</code></pre>", html, re.S)
+    return {unescape(line) for block in blocks for line in block.splitlines()}
+
+
+
+QUOTE_RE = re.compile(r"^(?:> ?)+")
+MARKER_RE = re.compile(r"^\s*(?:-|\d+\.) ")
+RULE_LINE_RE = re.compile(r"^-+$")  # heading underlines and the rule the text part draws for <hr>
+LINK_NUMBER_RE = re.compile(r" \[(\d+)\]")
+
+
+def text_part_words(text: str, reference_html: str, link_numbers: range) -> list[str]:
+    """The words of the text part without what it adds for layout: quote and list markers at line
+    starts, underlines and rules, link numbers (" [3]"), the "[Image: …]" around an alt text. Each
+    is taken off only where the reference has the element that draws it, so text that merely looks
+    like one ("1234567890. not ok", "\\> foo") is compared as it is."""
+    has = {tag: f"<{tag}" in reference_html for tag in ("blockquote", "li", "hr", "h1", "h2", "table")}
+    code = code_lines(reference_html)
+    words: list[str] = []
+    for line in text.splitlines():
+        if has["blockquote"]:
+            line = QUOTE_RE.sub("", line)
+        if line.startswith("    ") and line[4:] in code:
+            words.extend(line.split())
+            continue
+        if RULE_LINE_RE.match(line) and (has["hr"] or has["h1"] or has["h2"]):
+            continue
+        if has["li"] or has["table"]:
+            line = MARKER_RE.sub("", line, count=1)
+        line = LINK_NUMBER_RE.sub(lambda m: "" if int(m.group(1)) in link_numbers else m.group(0), line)
+        words.extend(_without_image_brackets(line).split())
+    return [w.casefold() for w in words]
+
+
+def _without_image_brackets(line: str) -> str:
+    """'[Image: a [b] c]' -> ' a [b] c ': the alt text as the HTML part's reader gets it."""
+    while (start := line.find("[Image: ")) >= 0:
+        depth, end = 1, start + len("[Image: ")
+        while end < len(line) and depth:
+            depth += {"[": 1, "]": -1}.get(line[end], 0)
+            end += 1
+        line = line[:start] + " " + line[start + len("[Image: ") : end - 1] + " " + line[end:]
+    return line

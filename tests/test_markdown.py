@@ -301,3 +301,55 @@ def test_wrap_text_filter() -> None:
     assert wrap_text("one  two\nthree\n\n\nfour") == "one two three\n\nfour"
     wrapped = wrap_text("x " * 100, indent="  ")
     assert all(ln.startswith("  ") and len(ln) <= WIDTH for ln in wrapped.splitlines())
+
+
+# --- line breaks between inline elements (issue 17) -----------------------------------------------
+
+INLINE_KINDS = {
+    "text": "plain",
+    "link": "[link](https://a.example/)",
+    "em": "*em*",
+    "strong": "**strong**",
+    "code": "`code`",
+    "strike": "~~gone~~",
+    "image": "![alt](https://a.example/i.png)",
+    "autolink": "<https://b.example/>",
+}
+
+
+def _compiled_text(mjml_blocks: str) -> str:
+    """The text a reader of the compiled HTML part sees (tags dropped, whitespace collapsed)."""
+    from newsletter.build.render import compile_mjml
+
+    html = compile_mjml(f"<mjml><mj-body><mj-section><mj-column>{mjml_blocks}</mj-column></mj-section></mj-body></mjml>", Path("t.mjml"))
+    body = re.sub(r"<br[^>]*>|</p>", " ", re.search(r"<p[ >].*</p>", html, re.S).group(0))
+    return " ".join(re.sub(r"<img [^>]*alt=\"([^\"]*)\"[^>]*>", r"\1", re.sub(r"<(?!img)[^>]+>", "", body)).split())
+
+
+def test_the_issue_paragraph_keeps_every_line_break() -> None:
+    out = render(
+        """
+        See [the trial](https://a.example/)
+        which showed *a result*
+        and **more**
+        `code`
+        end.
+
+        [link](https://x.example/)
+        [link](https://y.example/)
+        """
+    )
+    assert _compiled_text(out.mjml) == "See the trial which showed a result and more code end. link link"
+    assert "and more code end." in out.text
+    assert "link [2] link [3]" in out.text
+
+
+@pytest.mark.parametrize("first", INLINE_KINDS)
+@pytest.mark.parametrize("second", INLINE_KINDS)
+@pytest.mark.parametrize("line_break", ["\n", "  \n", "\\\n"], ids=["soft", "hard-spaces", "hard-backslash"])
+def test_a_line_break_separates_any_two_inline_elements(first: str, second: str, line_break: str) -> None:
+    out = render_body(f"x {INLINE_KINDS[first]}{line_break}{INLINE_KINDS[second]} y\n", Path("issue.md"), 1, THEME)
+    words = _compiled_text(out.mjml).split()
+    assert len(words) == 4, f"HTML part glued {first} and {second}: {words}"
+    text_words = [w for w in out.text.split() if not re.fullmatch(r"\[\d+\]", w)]
+    assert len(text_words) == 4 + (first == "image") + (second == "image"), f"text part glued {first} and {second}: {text_words}"

@@ -93,6 +93,9 @@ def _collect_references(tokens: Sequence, env: dict, ctx: MarkdownContext) -> tu
                 if tokens[j].type == "inline":
                     line = line or ctx.line(tokens[j])
                     parts.append(_inline_plain(tokens[j].children or []))
+                elif tokens[j].type in ("code_block", "fence"):  # a note's code is part of its text
+                    line = line or ctx.line(tokens[j])
+                    parts.append(" ".join(tokens[j].content.split()))
                 j += 1
             text = " ".join(p.strip() for p in parts if p.strip())
             references.append(

@@ -6,12 +6,14 @@ Consecutive text blocks share one ``mj-text``; a lone image becomes ``mj-image``
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Sequence
 
 from .markdown_context import MarkdownContext, image_alt
 
 CONTENT_WIDTH = 552  # px inside the 600 px body, after 24 px padding each side
+BREAK_BETWEEN_TAGS_RE = re.compile(">\n<")
 
 
 def _is_button(tok_inline) -> bool:
@@ -116,14 +118,14 @@ class HtmlWriter:
 
     def inline(self, children: Sequence, line: int | None) -> str:
         out = []
-        for n, c in enumerate(children):
+        for c in children:
             kind = c.type
             if kind in ("softbreak", "hardbreak") and line:
                 line += 1  # errors name the line within a multi-line paragraph
             if kind == "text":
                 out.append(self.ctx.merge(c.content, line, html=True))
             elif kind == "softbreak":
-                out.append(_soft_break(out, children[n + 1 : n + 2]))
+                out.append("\n")
             elif kind == "hardbreak":
                 out.append("<br />")
             elif kind == "code_inline":
@@ -141,7 +143,7 @@ class HtmlWriter:
                 out.append(f'<sup style="{self.styles["sup"]}">[{c.meta["id"] + 1}]</sup>')
             elif kind == "image":
                 out.append(self._inline_image(c))
-        return "".join(out)
+        return _keep_breaks_between_tags("".join(out))
 
     def _inline_image(self, c) -> str:
         width = _image_width(c)
@@ -169,12 +171,11 @@ class HtmlWriter:
         )
 
 
-def _soft_break(out: list[str], following: Sequence) -> str:
-    """A line break as the writer wrapped it. Between two tags it carries a space: the MJML
-    compiler drops a text node that is only "\n" between tags (it takes it for indentation),
-    which glued ``**more**`` and a `code` on the next line into "morecode"."""
-    between_tags = out and out[-1].endswith(">") and not (following and following[0].type == "text")
-    return " \n" if between_tags else "\n"
+def _keep_breaks_between_tags(html: str) -> str:
+    """A line break between two tags carries a space: the MJML compiler drops a text node that is
+    only "\n" between tags (it takes it for indentation), which glued ``**more**`` and a `code` on
+    the next line into "morecode". Text is escaped here, so every ">\n<" is such a break."""
+    return BREAK_BETWEEN_TAGS_RE.sub("> \n<", html)
 
 
 def _attr(value: str) -> str:

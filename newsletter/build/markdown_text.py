@@ -93,6 +93,8 @@ class TextWriter:
         if not rows:
             return ""
         header, body = rows[0], rows[1:]
+        if not body:  # a table of headings only: its column names are all it says
+            return "\n".join(_wrap(name, "- ", "  ") for name in header if name.strip()) + "\n"
         lines = []
         for r in body:
             # The first cell leads the row; the others are shown as "header: cell" under it.
