@@ -4,7 +4,8 @@ Every example of the CommonMark spec 0.31.2 (the version markdown-it-py 4 implem
 spec's table and strikethrough examples and mdit-py-plugins' footnote fixtures (all vendored in
 tests/fixtures/commonmark/, see its README) goes through the project's lowest-level writer,
 ``render_body`` (the same call ``render_issue`` makes), and its MJML blocks are compiled by
-mjml-python, every example, not a subset: the whole run takes about a second, and the compiler is
+mjml-python, every example, not a subset: the whole file runs in about 3 s (bench/commonmark.py
+times its parts), and the compiler is
 where the glued-words defect lived. Compared:
 
 - the HTML part: its text content (tags stripped, entities decoded, whitespace collapsed, block
