@@ -5,8 +5,7 @@ spec's table and strikethrough examples and mdit-py-plugins' footnote fixtures (
 tests/fixtures/commonmark/, see its README) goes through the project's lowest-level writer,
 ``render_body`` (the same call ``render_issue`` makes), and its MJML blocks are compiled by
 mjml-python, every example, not a subset: the whole file runs in about 3 s (bench/commonmark.py
-times its parts), and the compiler is
-where the glued-words defect lived. Compared:
+times its parts), and the compiler is where the glued-words defect lived. Compared:
 
 - the HTML part: its text content (tags stripped, entities decoded, whitespace collapsed, block
   boundaries as spaces, image alt text kept) equals that of the spec's reference HTML;
