@@ -66,7 +66,8 @@ def listed_issues(settings: Settings, conn: sqlite3.Connection, *, include_draft
 def web_issue(compiled: CompiledIssue, settings: Settings) -> WebIssue:
     url = issue_url(settings, compiled.issue.slug)
     relabelled = UNSUBSCRIBE_LINK.sub(r"\1Subscribe\2", compiled.html)
-    values = {"first_name": settings.first_name_fallback, "unsubscribe_url": f"{settings.base_url}/subscribe", "webview_url": url}
+    values = {"first_name": settings.first_name_fallback, "unsubscribe_url": f"{settings.base_url}/subscribe", "webview_url": url,
+              "preferences_url": f"{settings.base_url}/subscribe"}  # the web view names nobody
     html = MergeTemplate.split(relabelled).fill({k: escape(v) for k, v in values.items()})
     body = BODY_RE.search(html)
     content = body.group(2).strip() if body else html
