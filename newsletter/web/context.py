@@ -6,14 +6,16 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Settings
-from ..store.db import open_db
+from ..store.db import open_db, retry_locked
 from .pages import render
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Site:
     clock: Callable[[], float] = time.time
     include_drafts: bool = False
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    _writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def db(self) -> sqlite3.Connection:
         """One connection per worker thread (sqlite3 connections must not be shared across threads
@@ -32,6 +35,13 @@ class Site:
         if conn is None:
             conn = self._local.conn = open_db(self.settings.database)
         return conn
+
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run one write transaction, one thread at a time in this process: threads queue on a
+        lock instead of polling SQLite's busy handler (which sleeps), so writes go back to back.
+        Other processes (more workers, the CLI) still meet the busy timeout and retry_locked."""
+        with self._writer:
+            return retry_locked(lambda: work(self.db()))
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         return HTMLResponse(render(template, self.settings, **values), status_code=status)
