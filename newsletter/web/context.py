@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Settings
-from ..store.db import open_db, retry_locked
+from ..store.db import open_db
 from .pages import render
+from .writer import Writer
 
 T = TypeVar("T")
 
@@ -26,7 +27,8 @@ class Site:
     clock: Callable[[], float] = time.time
     include_drafts: bool = False
     _local: threading.local = field(default_factory=threading.local, repr=False)
-    _writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _writer: Writer | None = field(default=None, repr=False)
+    _writer_made: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def db(self) -> sqlite3.Connection:
         """One connection per worker thread (sqlite3 connections must not be shared across threads
@@ -36,12 +38,12 @@ class Site:
             conn = self._local.conn = open_db(self.settings.database)
         return conn
 
-    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run one write transaction, one thread at a time in this process: threads queue on a
-        lock instead of polling SQLite's busy handler (which sleeps), so writes go back to back.
-        Other processes (more workers, the CLI) still meet the busy timeout and retry_locked."""
-        with self._writer:
-            return retry_locked(lambda: work(self.db()))
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` applied and committed by this process's writer thread (web/writer.py)."""
+        with self._writer_made:  # made on first use, so each forked worker has its own thread
+            if self._writer is None:
+                self._writer = Writer(self.settings.database)
+        return await self._writer.write(work)
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         return HTMLResponse(render(template, self.settings, **values), status_code=status)

@@ -57,13 +57,13 @@ async def preferences_post(request: Request) -> Response:
         return site.page("link_invalid.html", 403, reason="expired-form", again=preferences_path(site, subscriber_id, issue_of(request)))
     issue = issue_of(request)
     if _first(fields, "action") == "unsubscribe":
-        return await run_in_threadpool(unsubscribe, site, subscriber_id, issue)
+        return await unsubscribe(site, subscriber_id, issue)
     chosen = [t for t in fields.get("topics", []) if t in site.settings.topics]
-    return await run_in_threadpool(save, site, subscriber_id, issue, chosen, clean_first_name(_first(fields, "first_name")))
+    return await save(site, subscriber_id, issue, chosen, clean_first_name(_first(fields, "first_name")))
 
 
-def save(site: Site, subscriber_id: int, issue: str | None, chosen: list[str], first_name: str) -> Response:
-    found = site.write(
+async def save(site: Site, subscriber_id: int, issue: str | None, chosen: list[str], first_name: str) -> Response:
+    found = await site.write(
         lambda conn: self_service.save_preferences(
             conn, subscriber_id, topics=list(site.settings.topics), chosen=chosen, first_name=first_name,
             source="preferences", detail=history_detail(issue),
@@ -71,11 +71,11 @@ def save(site: Site, subscriber_id: int, issue: str | None, chosen: list[str], f
     )
     if not found:
         return invalid_link(site, 404)
-    return show_page(site, subscriber_id, issue, saved=True)
+    return await run_in_threadpool(lambda: show_page(site, subscriber_id, issue, saved=True))
 
 
-def unsubscribe(site: Site, subscriber_id: int, issue: str | None) -> Response:
-    done = site.write(lambda conn: self_service.unsubscribe(conn, subscriber_id, source="preferences", detail=history_detail(issue)))
+async def unsubscribe(site: Site, subscriber_id: int, issue: str | None) -> Response:
+    done = await site.write(lambda conn: self_service.unsubscribe(conn, subscriber_id, source="preferences", detail=history_detail(issue)))
     if done is None:
         return invalid_link(site, 404)
     return unsubscribed_page(site, subscriber_id, issue)

@@ -55,14 +55,14 @@ async def unsubscribe_post(request: Request) -> Response:
     if fields.get("action") == ["undo"]:
         if not from_our_pages(request, site):
             return site.page("link_invalid.html", 403, reason="cross-site")
-        return await run_in_threadpool(undo, site, subscriber_id, issue)
+        return await undo(site, subscriber_id, issue)
     # The page's button says so; anything else posted here is a one-click request (RFC 8058).
     source = "page" if fields.get("from") == ["page"] else "one-click"
-    return await run_in_threadpool(unsubscribe, site, subscriber_id, issue, source)
+    return await unsubscribe(site, subscriber_id, issue, source)
 
 
-def unsubscribe(site: Site, subscriber_id: int, issue: str | None, source: str) -> Response:
-    done = site.write(lambda conn: self_service.unsubscribe(conn, subscriber_id, source=source, detail=history_detail(issue)))
+async def unsubscribe(site: Site, subscriber_id: int, issue: str | None, source: str) -> Response:
+    done = await site.write(lambda conn: self_service.unsubscribe(conn, subscriber_id, source=source, detail=history_detail(issue)))
     if done is None:
         return invalid_link(site, 404)
     return unsubscribed_page(site, subscriber_id, issue)
@@ -73,8 +73,8 @@ def unsubscribed_page(site: Site, subscriber_id: int, issue: str | None) -> Resp
     return site.page("unsubscribed.html", action=unsubscribe_path(site, subscriber_id, issue), preferences=preferences_path(site, subscriber_id, issue))
 
 
-def undo(site: Site, subscriber_id: int, issue: str | None) -> Response:
-    back = site.write(lambda conn: self_service.undo_unsubscribe(conn, subscriber_id, source="page", detail=history_detail(issue)))
+async def undo(site: Site, subscriber_id: int, issue: str | None) -> Response:
+    back = await site.write(lambda conn: self_service.undo_unsubscribe(conn, subscriber_id, source="page", detail=history_detail(issue)))
     return site.page("resubscribed.html", undone=back, preferences=preferences_path(site, subscriber_id, issue))
 
 
