@@ -52,9 +52,9 @@ def _bind_error(host: str, port: int, err: OSError) -> ServeError:
     return ServeError(f"{host}:{port}: cannot listen here ({err.strerror or err})", hint="Check --host: an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.")
 
 
-def listen(settings: Settings, host: str, port: int) -> Listening:
+def listen(settings: Settings, host: str, port: int, *, include_drafts: bool = False) -> Listening:
     """The app built from the settings (a missing NEWSLETTER_SECRET fails here) on a bound socket."""
-    app = create_app(settings)
+    app = create_app(settings, include_drafts=include_drafts)
     sock = bind(host, port)
     config = uvicorn.Config(app, log_level="info", lifespan="off", proxy_headers=True, server_header=False)
     install_log_redaction()  # again after uvicorn's logging setup: the access log never shows a token
