@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from ..store.db import apply_each, open_db, retry_locked
+from ..store.db import apply_each, make_durable, open_db, retry_locked
 
 T = TypeVar("T")
 MAX_BATCH = 256  # requests per transaction: enough to absorb a burst, small enough to stay short
@@ -44,6 +44,7 @@ class Writer:
 
     def _run(self) -> None:
         conn = open_db(self._database)
+        make_durable(conn)  # one fsync per batch, not per request
         while True:
             batch = [self._jobs.get()]
             while len(batch) < MAX_BATCH:
