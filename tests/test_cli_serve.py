@@ -68,6 +68,25 @@ def test_serve_answers_healthz_and_keeps_tokens_out_of_the_log_then_stops(projec
     conn.close()
 
 
+def test_an_answered_unsubscribe_survives_the_server_being_killed_at_once(project, settings):
+    conn = open_db(settings.database)
+    ids = [subscribers.add(conn, f"k{i}@example.org", source="test").id for i in range(20)]
+    conn.close()
+    port = free_port()
+    process = subprocess.Popen([NEWSLETTER, "serve", "--port", str(port)], cwd=project, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, process)
+        codes = [requests.post(f"{url}/u/{sign_token(SECRET, i)}", data="List-Unsubscribe=One-Click", timeout=10).status_code for i in ids]
+    finally:
+        process.kill()  # SIGKILL right after the last answer: no shutdown, no flush
+        process.wait(timeout=30)
+    assert codes == [200] * len(ids)
+    conn = open_db(settings.database)
+    assert set(subscribers.statuses(conn, ids).values()) == {"unsubscribed"}
+    conn.close()
+
+
 def test_a_taken_port_is_a_one_line_error_with_a_hint(project):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
