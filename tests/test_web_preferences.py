@@ -3,15 +3,19 @@ the first name, the form token against cross-site posts, history, the page in he
 
 from __future__ import annotations
 
+import email
 import html
 import re
+from email import policy
 from pathlib import Path
 
 import pytest
 import requests
 from test_web_unsubscribe import CHROMIUM, browse
+from typer.testing import CliRunner
 
 from newsletter.build.personalize import PREFERENCES, sign_token
+from newsletter.cli import app as cli
 from newsletter.store import subscribers
 from newsletter.store.db import open_db
 from newsletter.web.app import create_app
@@ -148,6 +152,29 @@ def test_an_unsubscribe_token_does_not_open_preferences_nor_the_other_way(settin
         assert requests.get(f"{base}/p/{sign_token(SECRET, sub_id)}", timeout=30).status_code == 400
         assert requests.post(f"{base}/u/{sign_token(SECRET, sub_id, PREFERENCES)}", data="List-Unsubscribe=One-Click", timeout=30).status_code == 400
     assert record(settings, sub_id).status == "active"
+
+
+def test_the_footer_of_a_sent_email_links_to_the_preferences_page(project, settings):
+    sub_id = person(settings)
+    assert CliRunner().invoke(cli, ["send", f"issues/{SLUG}.md"]).exit_code == 0
+    (sent,) = (project / "outbox" / SLUG).glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    html_part = message.get_body(("html",)).get_content()
+    url = re.search(r"https://\S+/p/\S+", text).group(0)
+    assert url == f"{settings.base_url}/p/{sign_token(SECRET, sub_id, PREFERENCES)}?issue={SLUG}"
+    assert f'href="{url}"' in html_part and "Your preferences</a>" in html_part
+    with serving(create_app(settings)) as base:
+        page = requests.get(base + url[len(settings.base_url):], timeout=30)
+    assert page.status_code == 200 and "r***@example.org" in page.text
+
+
+def test_no_path_redirects_to_another_host(settings):
+    with serving(create_app(settings)) as base:
+        for path in ("//evil.example", "//evil.example/", "/u//evil.example", "/p/x/..//evil.example/", "/issues", "/u/abc.def/"):
+            answer = requests.get(base + path, allow_redirects=False, timeout=30)
+            location = answer.headers.get("location", "")
+            assert not location or location.startswith(base + "/") and "evil.example" not in location.split("/")[2], (path, location)
 
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="headless Chromium not installed")
