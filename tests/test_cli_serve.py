@@ -107,3 +107,12 @@ def test_a_bad_config_is_reported_before_anything_listens(project):
 def test_serve_has_help():
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--host" in result.output
+
+
+def test_the_production_app_is_importable_and_built_from_newsletter_config(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")  # not the project folder: the env var finds it
+    code = "import newsletter.web as web; from starlette.applications import Starlette; assert isinstance(web.app, Starlette); print(web.app.state.site.settings.name)"
+    env = {**os.environ, "NEWSLETTER_CONFIG": str(project / "newsletter.toml")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Kairos Research Notes"
