@@ -10,7 +10,7 @@ from typing import Literal, Mapping
 
 # Merge fields: Markdown and templates write ``{{ first_name }}``; the compiled HTML and text
 # carry ``%%first_name%%`` so per-recipient output is string work only (never another compile).
-MERGE_FIELDS = ("first_name", "unsubscribe_url", "webview_url")
+MERGE_FIELDS = ("first_name", "unsubscribe_url", "webview_url", "preferences_url")
 PLACEHOLDER = "%%{}%%"
 PLACEHOLDER_RE = re.compile(r"%%(" + "|".join(MERGE_FIELDS) + r")%%")
 

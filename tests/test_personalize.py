@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.build.personalize import PersonalizeError, Personalizer, sign_token, verify_token
+from newsletter.build.personalize import PREFERENCES, PersonalizeError, Personalizer, sign_token, verify_token
 from newsletter.build.pipeline import compile_issue
 from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Recipient
 
@@ -35,8 +35,9 @@ def test_output_is_the_compiled_parts_with_the_placeholders_replaced(personalize
     token = sign_token(SECRET, 7)
     values = {
         "first_name": "Ann",
-        "unsubscribe_url": f"{settings.base_url}/u/{token}",
+        "unsubscribe_url": f"{settings.base_url}/u/{token}?issue=every-element",
         "webview_url": f"{settings.base_url}/issues/every-element/",
+        "preferences_url": f"{settings.base_url}/p/{sign_token(SECRET, 7, PREFERENCES)}?issue=every-element",
     }
     assert message.html == fill(compiled.html, values)
     assert message.text == fill(compiled.text, values)
@@ -78,7 +79,7 @@ def test_headers(personalizer: Personalizer, settings) -> None:
     token = sign_token(SECRET, 5)
     headers = dict(message.headers)
     assert headers["List-Unsubscribe"] == (
-        f"<{settings.base_url}/u/{token}>, <mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>"
+        f"<{settings.base_url}/u/{token}?issue=every-element>, <mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>"
     )
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert headers["List-Id"] == "Kairos Research Notes <kairos-research-notes.news.kairoswellness.org>"
@@ -86,7 +87,15 @@ def test_headers(personalizer: Personalizer, settings) -> None:
     assert message.subject == "Fixture: every Markdown element the pipeline supports"
     assert message.reply_to == settings.reply_to
     assert message.tag == "every-element"
-    assert f'href="{settings.base_url}/u/{token}"' in message.html
+    assert f'href="{settings.base_url}/u/{token}?issue=every-element"' in message.html
+    assert f'href="{settings.base_url}/p/{sign_token(SECRET, 5, PREFERENCES)}?issue=every-element"' in message.html
+
+
+def test_a_preferences_token_is_not_an_unsubscribe_token() -> None:
+    prefs = sign_token(SECRET, 5, PREFERENCES)
+    assert prefs != sign_token(SECRET, 5)
+    assert verify_token(SECRET, prefs, PREFERENCES) == 5
+    assert verify_token(SECRET, prefs) is None and verify_token(SECRET, sign_token(SECRET, 5), PREFERENCES) is None
 
 
 def test_message_id_is_deterministic_per_recipient(personalizer: Personalizer, compiled, settings) -> None:

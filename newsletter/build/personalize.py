@@ -25,18 +25,23 @@ class PersonalizeError(NewsletterError):
     """One recipient's message cannot be built (e.g. a header value with CR/LF)."""
 
 
-def sign_token(secret: bytes, subscriber_id: int) -> str:
-    """A short, unforgeable unsubscribe token: ``<id base36>.<16 chars of HMAC-SHA256>``.
+UNSUBSCRIBE = "unsub"
+PREFERENCES = "prefs"  # a preferences link signs the same id under another purpose
+
+
+def sign_token(secret: bytes, subscriber_id: int, purpose: str = UNSUBSCRIBE) -> str:
+    """A short, unforgeable token: ``<id base36>.<16 chars of HMAC-SHA256>``.
 
     Short on purpose: List-Unsubscribe should fit one header line (some DKIM signers break on
-    folded ones). It never expires, so an old issue's link keeps working.
+    folded ones). It never expires, so an old issue's link keeps working. ``purpose`` is part of
+    the MAC, so a preferences token is not an unsubscribe token and the other way round.
     """
     ident = _base36(subscriber_id)
-    mac = hmac.digest(secret, f"unsub:{TOKEN_VERSION}:{ident}".encode(), "sha256")
+    mac = hmac.digest(secret, f"{purpose}:{TOKEN_VERSION}:{ident}".encode(), "sha256")
     return f"{ident}.{base64.urlsafe_b64encode(mac[:12]).decode().rstrip('=')}"
 
 
-def verify_token(secret: bytes, token: str) -> int | None:
+def verify_token(secret: bytes, token: str, purpose: str = UNSUBSCRIBE) -> int | None:
     """The subscriber id a token was signed for, or None when it is forged or malformed."""
     ident, _, _ = token.partition(".")
     # Only the canonical form sign_token writes: int() alone would accept "-1" (and _base36 would
@@ -44,7 +49,10 @@ def verify_token(secret: bytes, token: str) -> int | None:
     if not (0 < len(ident) <= 13 and ident.isascii() and ident.isalnum() and ident == ident.lower()):
         return None
     subscriber_id = int(ident, 36)
-    return subscriber_id if hmac.compare_digest(sign_token(secret, subscriber_id).encode(), token.encode()) else None
+    if not token.isascii():
+        return None
+    expected = sign_token(secret, subscriber_id, purpose)
+    return subscriber_id if hmac.compare_digest(expected.encode(), token.encode()) else None
 
 
 def _base36(n: int) -> str:
@@ -78,6 +86,9 @@ class Personalizer:
         self._webview = f"{s.base_url}/issues/{issue.slug}/"
         self._webview_html = escape(self._webview)
         self._unsub_base = f"{s.base_url}/u/"
+        self._prefs_base = f"{s.base_url}/p/"
+        # Which issue a link came from, for the subscriber's history; the token stays the proof.
+        self._issue_query = f"?issue={issue.slug}"
         self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
         self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
         self._fallback = s.first_name_fallback
@@ -88,11 +99,13 @@ class Personalizer:
 
     def message(self, recipient: Recipient) -> OutgoingMessage:
         token = sign_token(self.secret, recipient.subscriber_id)
-        unsubscribe_url = self._unsub_base + token
+        unsubscribe_url = self._unsub_base + token + self._issue_query
+        preferences_url = self._prefs_base + sign_token(self.secret, recipient.subscriber_id, PREFERENCES) + self._issue_query
         first_name = recipient.first_name.strip() or self._fallback
-        # The token is [0-9a-z._-] only, so the URL needs no HTML escaping and no %-quoting.
-        html = self._html.fill({"first_name": _html_value(first_name), "unsubscribe_url": unsubscribe_url, "webview_url": self._webview_html})
-        text = self._text.fill({"first_name": first_name, "unsubscribe_url": unsubscribe_url, "webview_url": self._webview})
+        # Tokens are [0-9a-z._-] and slugs [a-z0-9-] only, so the URLs need no HTML escaping or %-quoting.
+        links = {"unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
+        html = self._html.fill({"first_name": _html_value(first_name), "webview_url": self._webview_html, **links})
+        text = self._text.fill({"first_name": first_name, "webview_url": self._webview, **links})
         to = _to_header(recipient.first_name.strip(), recipient.email)
         return OutgoingMessage(
             subscriber_id=recipient.subscriber_id,

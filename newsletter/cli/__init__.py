@@ -94,4 +94,5 @@ from . import build as _build  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
 from . import preview as _preview  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
+from . import serve as _serve  # noqa: E402,F401
 from . import subscribers as _subscribers  # noqa: E402,F401

@@ -265,8 +265,7 @@ class Dispatcher:
         rows = out.job.rows
         done = len(out.results)
         outcomes = []
-        # The results cover a prefix of the rows (the rest were not sent or are in doubt).
-        for row, result in zip(rows, out.results, strict=False):
+        for row, result in zip(rows[:done], out.results, strict=True):
             outcomes.append((row.id, result.status, result, None))
             if result.status == "accepted":
                 self.stats.accepted += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from ..errors import StoreError
 from .schema import MIGRATIONS
@@ -43,6 +43,34 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def make_durable(conn: sqlite3.Connection) -> None:
+    """Each COMMIT on this connection waits for the disk (synchronous=FULL): in WAL mode NORMAL
+    may lose the last commits on a power cut, which the site's "answered 200 holds" cannot allow."""
+    conn.execute("PRAGMA synchronous=FULL")
+
+
+def apply_each(conn: sqlite3.Connection, works: Sequence[Callable[[sqlite3.Connection], T]]) -> list[tuple[bool, T | Exception]]:
+    """Every work in one transaction, each in a savepoint: one that raises has its own writes
+    undone and its exception returned, the others stand. Returns after the COMMIT; raises (with
+    nothing applied) when the transaction itself fails. The site's writer batches requests so."""
+    outcomes: list[tuple[bool, T | Exception]] = []
+    try:
+        with transaction(conn):
+            for work in works:
+                conn.execute("SAVEPOINT one")
+                try:
+                    outcomes.append((True, work(conn)))
+                except Exception as err:
+                    conn.execute("ROLLBACK TO one")
+                    outcomes.append((False, err))
+                conn.execute("RELEASE one")
+    except BaseException:
+        if conn.in_transaction:  # a failed COMMIT leaves the transaction open
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def ping(conn: sqlite3.Connection) -> None:

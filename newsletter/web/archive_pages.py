@@ -28,6 +28,8 @@ from .pages import render
 
 # The link the template points at the reader's unsubscribe URL (its text becomes "Subscribe").
 UNSUBSCRIBE_LINK = re.compile(r'(<a\b[^>]*href="%%unsubscribe_url%%"[^>]*>).*?(</a>)', re.S)
+# The footer's preferences link (and the separator before it): a web version names nobody.
+PREFERENCES_LINK = re.compile(r'\s*&middot;\s*<a\b[^>]*href="%%preferences_url%%"[^>]*>.*?</a>', re.S)
 BODY_RE = re.compile(r"(<body\b[^>]*>)(.*)</body>", re.S)
 
 
@@ -65,8 +67,9 @@ def listed_issues(settings: Settings, conn: sqlite3.Connection, *, include_draft
 
 def web_issue(compiled: CompiledIssue, settings: Settings) -> WebIssue:
     url = issue_url(settings, compiled.issue.slug)
-    relabelled = UNSUBSCRIBE_LINK.sub(r"\1Subscribe\2", compiled.html)
-    values = {"first_name": settings.first_name_fallback, "unsubscribe_url": f"{settings.base_url}/subscribe", "webview_url": url}
+    relabelled = UNSUBSCRIBE_LINK.sub(r"\1Subscribe\2", PREFERENCES_LINK.sub("", compiled.html))
+    values = {"first_name": settings.first_name_fallback, "unsubscribe_url": f"{settings.base_url}/subscribe", "webview_url": url,
+              "preferences_url": f"{settings.base_url}/subscribe"}  # the web view names nobody
     html = MergeTemplate.split(relabelled).fill({k: escape(v) for k, v in values.items()})
     body = BODY_RE.search(html)
     content = body.group(2).strip() if body else html

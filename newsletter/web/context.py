@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -14,6 +14,9 @@ from starlette.responses import HTMLResponse
 from ..config import Settings
 from ..store.db import open_db
 from .pages import render
+from .writer import Writer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Site:
     clock: Callable[[], float] = time.time
     include_drafts: bool = False
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    _writer: Writer | None = field(default=None, repr=False)
+    _writer_made: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def db(self) -> sqlite3.Connection:
         """One connection per worker thread (sqlite3 connections must not be shared across threads
@@ -32,6 +37,13 @@ class Site:
         if conn is None:
             conn = self._local.conn = open_db(self.settings.database)
         return conn
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` applied and committed by this process's writer thread (web/writer.py)."""
+        with self._writer_made:  # made on first use, so each forked worker has its own thread
+            if self._writer is None:
+                self._writer = Writer(self.settings.database)
+        return await self._writer.write(work)
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         return HTMLResponse(render(template, self.settings, **values), status_code=status)
