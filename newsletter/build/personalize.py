@@ -78,7 +78,8 @@ class Personalizer:
         self._webview = f"{s.base_url}/issues/{issue.slug}/"
         self._webview_html = escape(self._webview)
         self._unsub_base = f"{s.base_url}/u/"
-        self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
+        # No [unsubscribe] mailto: List-Unsubscribe carries the https URL only (RFC 2369 allows one).
+        self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20" if s.unsubscribe_mailto else None
         self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
         self._fallback = s.first_name_fallback
         self._tag = issue.slug + self.tag_suffix
@@ -104,7 +105,7 @@ class Personalizer:
             message_id=self.message_id(recipient.subscriber_id),
             reply_to=self.settings.reply_to,
             headers=(
-                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{token}>"),
+                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{token}>" if self._mailto else f"<{unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("List-Id", self._list_id),
             ),

@@ -221,7 +221,7 @@ class Dispatcher:
         rows = out.job.rows
         done = len(out.results)
         outcomes = []
-        for row, result in zip(rows, out.results, strict=True):
+        for row, result in zip(rows[:done], out.results, strict=True):
             outcomes.append((row.id, result.status, result, None))
             if result.status == "accepted":
                 self.stats.accepted += 1

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ..config import Settings
 from ..send.signing import signing_secret
 from ..store.db import ping
-from . import archive, signup
+from . import archive, signup, webhooks
 from .context import Site
 from .security import SecurityHeaders, install_log_redaction
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *signup.ROUTES,
         *archive.ROUTES,
+        *webhooks.ROUTES,
     ]
     # Each part of the site contributes its routes (web/unsubscribe.py, signup.py, archive.py, webhooks.py).
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

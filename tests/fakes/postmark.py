@@ -39,6 +39,7 @@ MAX_RECIPIENTS = 50
 MAX_SEARCH_COUNT = 500
 MAX_SEARCH_WINDOW = 10_000
 DEFAULT_STREAM = "outbound"
+DUMP_CAP = 500  # entries per suppression dump answer (Postmark documents no paging; ⚠ a guess)
 LIGHT_FIELDS = ("To", "Recipients", "MessageID", "Tag", "Metadata", "MessageStream", "ReceivedAt")
 
 NO_TOKEN = (
@@ -70,6 +71,25 @@ def date_arg(request: Request, name: str) -> datetime | None:
     return parse_eastern(value) if value else None
 
 
+def arg_any_case(request: Request, name: str) -> str | None:
+    """A query parameter whatever its case (Postmark's docs spell the dump's both ways)."""
+    for key, values in request.query.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None
+
+
+def dump_date(request: Request, name: str, end_of_day: bool = False) -> datetime | None:
+    """A dump's date filter (inclusive): a date-only ``todate`` covers that whole day."""
+    value = arg_any_case(request, name)
+    if not value:
+        return None
+    when = parse_eastern(value)
+    if end_of_day and "T" not in value:
+        when = when.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return when
+
+
 class FakePostmark(FakeServer):
     def __init__(
         self,
@@ -86,6 +106,7 @@ class FakePostmark(FakeServer):
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first
         self.per_recipient: Counter[str] = Counter()
         self.suppressed: dict[str, dict[str, dict[str, Any]]] = {}  # stream -> email -> entry
+        self.dump_cap = DUMP_CAP
         self._store_lock = threading.Lock()
         self.route("POST", "/email", self._authed(self._send_one))
         self.route("POST", "/email/batch", self._authed(self._send_batch))
@@ -238,8 +259,11 @@ class FakePostmark(FakeServer):
 
     # -- suppressions ----------------------------------------------------------------------
     def _dump(self, request: Request, stream: str) -> Response:
-        since, until = date_arg(request, "FromDate"), date_arg(request, "ToDate")
-        wanted = {k: v for k in ("EmailAddress", "SuppressionReason", "Origin") if (v := request.arg(k))}
+        """Filters as documented (reason, origin, address, inclusive from/to dates; the docs spell
+        them ``fromdate`` and ``FromDate``: either is read). No paging is documented, so like any
+        capped answer it returns at most ``dump_cap`` entries, newest first."""
+        since, until = dump_date(request, "fromdate"), dump_date(request, "todate", end_of_day=True)
+        wanted = {k: v for k in ("EmailAddress", "SuppressionReason", "Origin") if (v := arg_any_case(request, k))}
         with self._store_lock:
             entries = list(self.suppressed.get(stream, {}).values())
         kept = [
@@ -249,7 +273,8 @@ class FakePostmark(FakeServer):
             and (since is None or datetime.fromisoformat(e["CreatedAt"]) >= since)
             and (until is None or datetime.fromisoformat(e["CreatedAt"]) <= until)
         ]
-        return Response(200, {"Suppressions": kept})
+        kept.sort(key=lambda e: datetime.fromisoformat(e["CreatedAt"]), reverse=True)
+        return Response(200, {"Suppressions": kept[: self.dump_cap]})
 
     # -- admin -----------------------------------------------------------------------------
     def _admin_messages(self, request: Request) -> Response:
