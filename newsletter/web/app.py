@@ -24,6 +24,7 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
     env = os.environ if env is None else env
     site = Site(settings=settings, env=env, secret=signing_secret(settings.provider, env), clock=clock, include_drafts=include_drafts)
     install_log_redaction()
+    webhooks.warn_if_unconfigured(env)
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *signup.ROUTES,

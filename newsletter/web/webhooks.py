@@ -33,6 +33,12 @@ NOT_CONFIGURED = (
 )
 
 
+def warn_if_unconfigured(env) -> None:
+    """Said once when the site starts (``serve`` shows it): the endpoint is closed until both are set."""
+    if not env.get(USERNAME_VAR) or not env.get(PASSWORD_VAR):
+        log.warning("%s and %s are not both set: POST /webhooks/postmark answers 503 (README, Postmark events)", USERNAME_VAR, PASSWORD_VAR)
+
+
 async def postmark(request: Request) -> Response:
     site = site_of(request)
     username, password = site.env.get(USERNAME_VAR, ""), site.env.get(PASSWORD_VAR, "")

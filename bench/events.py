@@ -1,0 +1,176 @@
+"""Benchmark of Postmark events: webhooks per second over HTTP, suppressions per second by sync.
+Prints figures; asserts nothing (a lost event is printed as such).
+
+    python bench/events.py [--subscribers 4000] [--webhooks 4000] [--threads 8] [--suppressions 10000]
+
+In a throwaway copy of the project with the SQLite store:
+(a) POST /webhooks/postmark under a real uvicorn on 127.0.0.1 (one process, as `newsletter serve`):
+    Delivery records for distinct recipients, from one keep-alive client and then from --threads
+    clients at once; rate, p50/p99 latency, and how many were stored (none may be lost). Then the
+    same records again: redeliveries, recognised as duplicates.
+(b) `subscribers sync` against the Postmark fake (a real local HTTP server) holding --suppressions
+    suppressions, half of them on the list: the whole sync (dump requests, split when an answer
+    is full, + applying), and applying alone (in process, from the parsed list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # web_server.serving and fakes.postmark
+USER, PASSWORD = "bench", "bench-webhook-password"
+
+
+def project(folder: Path) -> Path:
+    shutil.copy(REPO / "newsletter.toml", folder / "newsletter.toml")
+    shutil.copytree(REPO / "templates", folder / "templates")
+    return folder / "newsletter.toml"
+
+
+def delivery(email: str) -> bytes:
+    return json.dumps({
+        "RecordType": "Delivery", "ServerID": 1, "MessageStream": "broadcast", "MessageID": str(uuid.uuid4()),
+        "Recipient": email, "Tag": "bench-issue", "DeliveredAt": "2026-11-20T09:20:00Z", "Details": "250 OK",
+        "Metadata": {"issue": "bench-issue"},
+    }).encode()
+
+
+def post_all(base: str, bodies: list[bytes], threads: int) -> list[float]:
+    """Each thread posts its share over one keep-alive connection; latency per request.
+
+    http.client sends headers and a bytes body in one write; requests (urllib3) writes them
+    separately, which meets delayed ACKs and adds ~40 ms per request on loopback: a client
+    artefact that Postmark's senders do not show."""
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": auth}
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(share: list[bytes]) -> None:
+        mine = []
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        for body in share:
+            start = time.perf_counter()
+            conn.request("POST", "/webhooks/postmark", body=body, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise SystemExit(f"webhook answered {answer.status}")
+            mine.append(time.perf_counter() - start)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=worker, args=(bodies[i::threads],)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return latencies
+
+
+def report(label: str, latencies: list[float], elapsed: float) -> None:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(f"{label:<40} {len(latencies) / elapsed:8,.0f}/s   p50 {statistics.median(latencies) * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   (n={len(latencies)})")
+
+
+def bench_webhooks(settings, conn, addresses: list[str], count: int, threads: int) -> None:
+    from newsletter.store import events
+    from newsletter.web.app import create_app
+    from web_server import serving
+
+    env = {"NEWSLETTER_SECRET": "bench-secret", "POSTMARK_WEBHOOK_USERNAME": USER, "POSTMARK_WEBHOOK_PASSWORD": PASSWORD}
+    bodies = [delivery(addresses[i % len(addresses)]) for i in range(count)]
+    half = count // 2
+    with serving(create_app(settings, env)) as base:
+        start = time.perf_counter()
+        lat = post_all(base, bodies[:half], 1)
+        report("(a) webhooks, 1 client", lat, time.perf_counter() - start)
+        start = time.perf_counter()
+        lat = post_all(base, bodies[half:], threads)
+        report(f"(a) webhooks, {threads} clients", lat, time.perf_counter() - start)
+        stored = conn.execute("SELECT COUNT(*) FROM provider_events").fetchone()[0]  # bench only: a direct count
+        print(f"    stored {stored:,} of {count:,} ({count - stored:,} lost); issue counts {events.issue_counts(conn, 'bench-issue')['delivered']:,} delivered recipients")
+        start = time.perf_counter()
+        lat = post_all(base, bodies[:half], threads)
+        report(f"(a) redeliveries, {threads} clients", lat, time.perf_counter() - start)
+        again = conn.execute("SELECT COUNT(*) FROM provider_events").fetchone()[0]
+        print(f"    stored after redeliveries: {again:,} (unchanged: {again == stored})")
+
+
+def bench_sync(settings, conn, total: int) -> None:
+    from fakes.postmark import FakePostmark
+    from newsletter.providers.postmark import PostmarkProvider
+    from newsletter.send.sync import as_pulled, sync_suppressions
+    from newsletter.store import events, subscribers
+
+    reasons = ("HardBounce", "SpamComplaint", "ManualSuppression")
+    day0 = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+    with FakePostmark(token="bench-token") as fake:
+        for i in range(total):
+            fake.suppress(f"gone{i}@example.net", reason=reasons[i % 3], created_at=day0 + timedelta(hours=i % 8000))
+        for i in range(0, total, 2):
+            subscribers.add(conn, f"gone{i}@example.net", source="bench")
+        options = {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 500, "timeout": (5.0, 60.0), "suppression_dump_cap": 500}
+        provider = PostmarkProvider(options, {"POSTMARK_SERVER_TOKEN": "bench-token"})
+        start = time.perf_counter()
+        result = sync_suppressions(conn, provider)
+        elapsed = time.perf_counter() - start
+        requests_made = sum(1 for r in fake.requests if r.path.endswith("/suppressions/dump"))
+        c = result.counts
+        print(f"(b) sync, whole ({requests_made} dump requests)      {result.pulled / elapsed:8,.0f}/s   {elapsed:6.2f} s for {result.pulled:,}: {c.new:,} new, {c.already:,} already, {c.unknown:,} unknown")
+        start = time.perf_counter()
+        pulled = [as_pulled(s) for s in provider.suppressions(None)]
+        elapsed = time.perf_counter() - start
+        print(f"(b) the dump requests alone (fake's filtering included) {len(pulled) / elapsed:8,.0f}/s   {elapsed:6.2f} s")
+        start = time.perf_counter()
+        events.apply_suppressions(conn, pulled)  # all already suppressed now: the common repeat sync
+        elapsed = time.perf_counter() - start
+        print(f"(b) applying alone, repeat sync              {len(pulled) / elapsed:8,.0f}/s   {elapsed:6.2f} s")
+        provider.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=4000)
+    parser.add_argument("--webhooks", type=int, default=4000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--suppressions", type=int, default=10_000)
+    args = parser.parse_args()
+
+    from newsletter.config import load_settings
+    from newsletter.store import subscribers
+    from newsletter.store.db import open_db
+
+    with tempfile.TemporaryDirectory(prefix="nl-bench-events-") as tmp:
+        os.chdir(tmp)
+        settings = load_settings(project(Path(tmp)))
+        conn = open_db(settings.database)
+        addresses = [f"reader{i}@example.com" for i in range(args.subscribers)]
+        for address in addresses:
+            subscribers.add(conn, address, source="bench")
+        print(f"{os.cpu_count()} CPUs, SQLite store, {args.subscribers:,} subscribers")
+        bench_webhooks(settings, conn, addresses, args.webhooks, args.threads)
+        bench_sync(settings, conn, args.suppressions)
+
+
+if __name__ == "__main__":
+    main()
