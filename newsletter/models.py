@@ -148,6 +148,7 @@ class ProviderEvent:
     issue: str | None = None  # the issue's tag (slug), when the message carried it
     subscriber_id: int | None = None  # from the message's metadata, when it carried it
     detail: str | None = None
+    trust_subscriber_id: bool = False  # the id came signed (an unsubscribe token): look it up first
 
 
 @dataclass(frozen=True)

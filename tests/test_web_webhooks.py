@@ -181,3 +181,59 @@ def test_deliveries_of_a_real_send_are_counted_in_status(project, settings, peop
     status = runner.invoke(cli, ["status", ISSUE])
     assert status.exit_code == 0, status.output
     assert re.search(r"3 delivered, 1 bounced, 0 complained", status.output), status.output
+
+
+# -- the unsubscribe mailbox (Postmark inbound) -----------------------------------------------------
+def inbound(sender: str, subject: str, text: str = "", message_id: str | None = None) -> dict:
+    """Postmark's inbound webhook shape (postmark.js InboundWebhook.ts), trimmed to what matters."""
+    return {
+        "From": sender, "FromName": "", "FromFull": {"Email": sender, "Name": "", "MailboxHash": ""},
+        "To": "unsubscribe@news.kairoswellness.org", "ToFull": [{"Email": "unsubscribe@news.kairoswellness.org", "Name": "", "MailboxHash": ""}],
+        "OriginalRecipient": "unsubscribe@news.kairoswellness.org", "Subject": subject, "MessageID": message_id or str(uuid.uuid4()),
+        "Date": "Fri, 20 Nov 2026 09:30:00 -0500", "MailboxHash": "", "TextBody": text, "HtmlBody": "", "StrippedTextReply": "",
+        "Headers": [], "Attachments": [], "MessageStream": "inbound",
+    }
+
+
+def mailto_subject(settings, subscriber_id: int) -> str:
+    """The subject a mail client sends for this subscriber's List-Unsubscribe mailto: URI."""
+    import dataclasses
+    from pathlib import Path
+    from urllib.parse import parse_qs, urlsplit
+
+    from newsletter.build.personalize import Personalizer
+    from newsletter.build.pipeline import compile_issue
+    from newsletter.models import Recipient
+
+    with_mailto = dataclasses.replace(settings, unsubscribe_mailto="unsubscribe@news.kairoswellness.org")
+    compiled = compile_issue(Path(ISSUE), with_mailto)
+    message = Personalizer(compiled, with_mailto, ENV["NEWSLETTER_SECRET"].encode()).message(Recipient(subscriber_id, "x@example.com", ""))
+    mailto = re.search(r"<(mailto:[^>]+)>", dict(message.headers)["List-Unsubscribe"]).group(1)
+    return parse_qs(urlsplit(mailto).query)["subject"][0]
+
+
+def inbound_post(base: str, record, auth=GOOD) -> requests.Response:
+    return requests.post(f"{base}/webhooks/postmark/inbound", json=record, auth=auth, timeout=10)
+
+
+def test_an_email_to_the_unsubscribe_mailbox_unsubscribes(settings, people):
+    ann = subscribers.get(open_db(settings.database), "ann@example.com")
+    subject = mailto_subject(settings, ann.id)
+    assert subject.startswith("unsubscribe ")
+    forwarded = inbound("ann.at.work@example.org", subject, message_id="in-1")  # forwarded: the token decides
+    with serving(create_app(settings, env=ENV)) as base:
+        assert inbound_post(base, forwarded, auth=("x", "y")).status_code == 401
+        assert state(settings, "ann@example.com")[0] == "active"
+        assert inbound_post(base, forwarded).json() == {"result": "changed"}
+        assert inbound_post(base, forwarded).json() == {"result": "duplicate"}
+        # No token, but the sender asks for itself: honoured (CAN-SPAM).
+        assert inbound_post(base, inbound("bob@example.com", "Unsubscribe please")).json() == {"result": "changed"}
+        assert inbound_post(base, inbound("cy@example.com", "Re: MDMA", "unsubscribe\n\n> quoted issue")).json() == {"result": "changed"}
+        # A forged token unsubscribes nobody else: only the sender's own address, if listed.
+        forged = subject[:-1] + ("A" if subject[-1] != "A" else "B")
+        assert inbound_post(base, inbound("stranger@example.net", forged)).json() == {"result": "unknown address"}
+        assert inbound_post(base, inbound("dee@example.com", "A question about ketamine", "Is it covered?")).json() == {"result": "ignored"}
+        assert inbound_post(base, None).status_code == 400
+    status, history = state(settings, "ann@example.com")
+    assert status == "unsubscribed" and history[-1][:2] == ("unsubscribed", "email") and "token" in history[-1][2]
+    assert [state(settings, f"{n}@example.com")[0] for n in ("bob", "cy", "dee")] == ["unsubscribed", "unsubscribed", "active"]

@@ -49,7 +49,9 @@ def apply_event(conn: sqlite3.Connection, event: ProviderEvent, *, source: str =
 
 
 def _subscriber_of(conn: sqlite3.Connection, event: ProviderEvent) -> Subscriber | None:
-    """By address; by the id the message carried when the address is not (or no longer) listed."""
+    """By a signed id; else by address; else by the id the message carried, if its address matches."""
+    if event.trust_subscriber_id and event.subscriber_id is not None:
+        return subscribers.find(conn, event.subscriber_id)
     found = subscribers.find(conn, event.email)
     if found is None and event.subscriber_id is not None:
         by_id = subscribers.find(conn, event.subscriber_id)

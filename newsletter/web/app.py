@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ..config import Settings
 from ..send.signing import signing_secret
 from ..store.db import ping
-from . import archive, signup, webhooks
+from . import archive, inbound, signup, webhooks
 from .context import Site
 from .security import SecurityHeaders, install_log_redaction
 
@@ -30,6 +30,7 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
         *signup.ROUTES,
         *archive.ROUTES,
         *webhooks.ROUTES,
+        *inbound.ROUTES,
     ]
     # Each part of the site contributes its routes (web/unsubscribe.py, signup.py, archive.py, webhooks.py).
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..providers import postmark_events
 from ..store import events
 from ..store.db import retry_locked
-from .context import site_of
+from .context import Site, site_of
 
 log = logging.getLogger("newsletter.web")
 USERNAME_VAR, PASSWORD_VAR = "POSTMARK_WEBHOOK_USERNAME", "POSTMARK_WEBHOOK_PASSWORD"
@@ -41,11 +41,9 @@ def warn_if_unconfigured(env) -> None:
 
 async def postmark(request: Request) -> Response:
     site = site_of(request)
-    username, password = site.env.get(USERNAME_VAR, ""), site.env.get(PASSWORD_VAR, "")
-    if not username or not password:
-        return PlainTextResponse(NOT_CONFIGURED, status_code=503)
-    if not authorized(request.headers.get("authorization", ""), username, password):
-        return PlainTextResponse("Wrong or missing credentials.\n", status_code=401, headers={"WWW-Authenticate": REALM})
+    refused = checked_credentials(request, site)
+    if refused is not None:
+        return refused
     try:
         event = postmark_events.parse(await request.body())
     except postmark_events.WebhookPayloadError as err:
@@ -54,6 +52,16 @@ async def postmark(request: Request) -> Response:
         return JSONResponse({"result": "ignored"})
     outcome = await run_in_threadpool(retry_locked, lambda: events.apply_event(site.db(), event))
     return JSONResponse({"result": outcome})
+
+
+def checked_credentials(request: Request, site: Site) -> Response | None:
+    """None when the request carries the configured credentials, else the answer to give."""
+    username, password = site.env.get(USERNAME_VAR, ""), site.env.get(PASSWORD_VAR, "")
+    if not username or not password:
+        return PlainTextResponse(NOT_CONFIGURED, status_code=503)
+    if not authorized(request.headers.get("authorization", ""), username, password):
+        return PlainTextResponse("Wrong or missing credentials.\n", status_code=401, headers={"WWW-Authenticate": REALM})
+    return None
 
 
 def authorized(header: str, username: str, password: str) -> bool:
