@@ -237,3 +237,11 @@ def test_an_email_to_the_unsubscribe_mailbox_unsubscribes(settings, people):
     status, history = state(settings, "ann@example.com")
     assert status == "unsubscribed" and history[-1][:2] == ("unsubscribed", "email") and "token" in history[-1][2]
     assert [state(settings, f"{n}@example.com")[0] for n in ("bob", "cy", "dee")] == ["unsubscribed", "unsubscribed", "active"]
+
+
+def test_bounce_records_of_complaint_and_unsubscribe_types_mean_what_they_say(settings, people):
+    with serving(create_app(settings, env=ENV)) as base:
+        assert post(base, bounce("ann@example.com", "Unsubscribe", inactive=False)).json() == {"result": "changed"}
+        assert post(base, bounce("bob@example.com", "SpamComplaint", inactive=False)).json() == {"result": "changed"}
+    assert state(settings, "ann@example.com")[0] == "unsubscribed"
+    assert state(settings, "bob@example.com")[0] == "complained"

@@ -87,7 +87,10 @@ def _sync_first(settings, conn, provider: str) -> None:
     from ..send.sync import sync_with
     from .subscribers import say_sync
 
-    report = run_guarded(sync_with, conn, provider_factory(provider, settings, os.environ))
+    try:
+        report = run_guarded(sync_with, conn, provider_factory(provider, settings, os.environ))
+    except KeyboardInterrupt:  # what was applied stays applied: each part is one transaction
+        _stop_interrupted("Interrupted during the suppression sync: nothing was sent.")
     if report is not None:
         say_sync(report)
 

@@ -5,7 +5,8 @@ Postmark posts one JSON object per record, told apart by ``RecordType``. What ea
 - ``Delivery``: counted for the issue (the per-recipient success signal).
 - ``Bounce`` of a permanent type, or any bounce after which Postmark marked the address
   ``Inactive`` (it will not send to it again): the subscriber becomes ``bounced``. Other bounce
-  types (soft, transient, auto-replies, DNS errors...) are noted, never suppressed.
+  types (soft, transient, auto-replies, DNS errors...) are noted, never suppressed; bounce types
+  ``SpamComplaint`` and ``Unsubscribe`` (a remove request by email) mean what they say.
 - ``SpamComplaint``: ``complained``.
 - ``SubscriptionChange`` with ``SuppressSending: true``: suppressed, by its ``SuppressionReason``
   (HardBounce -> bounced, SpamComplaint -> complained, otherwise unsubscribed). With ``false``
@@ -55,8 +56,11 @@ def _delivery(r: Mapping[str, Any]) -> ProviderEvent:
 def _bounce(r: Mapping[str, Any]) -> ProviderEvent:
     kind_of = _text(r, "Type")
     permanent = kind_of in PERMANENT_BOUNCES or r.get("Inactive") is True
+    # A bounce record may also carry a complaint or an emailed unsubscribe request (types
+    # SpamComplaint, Unsubscribe): those are what they say, whatever the record type.
+    kind = {"SpamComplaint": "complained", "Unsubscribe": "unsubscribed"}.get(kind_of) or ("bounced" if permanent else "soft_bounce")
     detail = f"{kind_of}: {_text(r, 'Description') or _text(r, 'Details')}".rstrip(": ")
-    return _event(r, "bounced" if permanent else "soft_bounce", _text(r, "Email"), _text(r, "BouncedAt"), identity=(_text(r, "ID"),), detail=detail)
+    return _event(r, kind, _text(r, "Email"), _text(r, "BouncedAt"), identity=(_text(r, "ID"),), detail=detail)
 
 
 def _complaint(r: Mapping[str, Any]) -> ProviderEvent:

@@ -37,7 +37,7 @@ def sync_suppressions(conn, provider: Provider) -> SyncReport:
         pulled = list(provider.suppressions(None))
     except ProviderError as err:
         raise SendError(
-            f"{provider.name}: suppression sync failed: {err.message}",
+            f"{provider.name}: suppression sync failed: {err.message.removeprefix(provider.name + ': ')}",
             hint="Nothing was sent. Try again later, or send with --skip-sync to use the list as it is (addresses suppressed since the last sync may be refused).",
         ) from err
     counts = events.apply_suppressions(conn, (as_pulled(s) for s in pulled))
