@@ -245,3 +245,11 @@ def test_bounce_records_of_complaint_and_unsubscribe_types_mean_what_they_say(se
         assert post(base, bounce("bob@example.com", "SpamComplaint", inactive=False)).json() == {"result": "changed"}
     assert state(settings, "ann@example.com")[0] == "unsubscribed"
     assert state(settings, "bob@example.com")[0] == "complained"
+
+
+def test_a_long_reply_to_the_unsubscribe_mailbox_fits_but_the_event_webhook_keeps_its_cap(settings, people):
+    quoted = "> " + "the whole issue, quoted " * 8000  # ~190 KB, over the site's usual 64 KB cap
+    with serving(create_app(settings, env=ENV)) as base:
+        assert inbound_post(base, inbound("ann@example.com", "Unsubscribe", "unsubscribe me\n" + quoted)).json() == {"result": "changed"}
+        assert post(base, bounce("bob@example.com", Content=quoted)).status_code == 413
+    assert state(settings, "ann@example.com")[0] == "unsubscribed" and state(settings, "bob@example.com")[0] == "active"

@@ -15,6 +15,8 @@ prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. 
 (no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts),
 ``POST /_fake/reset``, ``POST /_fake/suppressions`` (``{"EmailAddress", "Stream"?, ...}``),
 ``POST /_fake/script`` (``{"status", "body"?, "headers"?, "latency"?, "hang"?, "drop"?, "times"?}``).
+The suppression dump answers at most ``dump_cap`` entries (``--dump-cap``; Postmark documents no
+paging, so the adapter must split a full answer by reason, dates and origin).
 """
 
 from __future__ import annotations
@@ -380,8 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--light", action="store_true", help="store only To/MessageID/Tag/Metadata (benchmarks)")
+    parser.add_argument("--dump-cap", type=int, default=DUMP_CAP, help="entries per suppression dump answer")
     args = parser.parse_args(argv)
     fake = FakePostmark(token=args.token, port=args.port, latency=args.latency_ms / 1000, light=args.light)
+    fake.dump_cap = args.dump_cap
     fake.random_faults(
         RandomFaults(
             rate_429=args.fault_rate_429,
