@@ -4,7 +4,8 @@ Prints figures; asserts nothing (a lost event is printed as such).
     python bench/events.py [--subscribers 4000] [--webhooks 4000] [--threads 8] [--suppressions 10000]
 
 In a throwaway copy of the project with the SQLite store:
-(a) POST /webhooks/postmark under a real uvicorn on 127.0.0.1 (one process, as `newsletter serve`):
+(a) POST /webhooks/postmark under a real uvicorn on 127.0.0.1 (its own process, one worker, as in
+    production; --in-process: a thread of this one):
     Delivery records for distinct recipients, from one keep-alive client and then from --threads
     clients at once; rate, p50/p99 latency, and how many were stored (none may be lost). Then the
     same records again: redeliveries, recognised as duplicates.
@@ -19,14 +20,18 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # web_server.serving and fakes.postmark
@@ -92,7 +97,32 @@ def report(label: str, latencies: list[float], elapsed: float) -> None:
     print(f"{label:<40} {len(latencies) / elapsed:8,.0f}/s   p50 {statistics.median(latencies) * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   (n={len(latencies)})")
 
 
-def bench_webhooks(settings, conn, addresses: list[str], count: int, threads: int) -> None:
+@contextmanager
+def uvicorn_process(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """`uvicorn newsletter.web:app` in its own process, as in production; its base URL once
+    /healthz answers (a state, polled)."""
+    import requests
+
+    with socket.socket() as probe:  # a free port (the tiny race is fine for a benchmark)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "uvicorn", "newsletter.web:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=folder, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                threading.Event().wait(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def bench_webhooks(settings, conn, addresses: list[str], count: int, threads: int, in_process: bool) -> None:
     from newsletter.store import events
     from newsletter.web.app import create_app
     from web_server import serving
@@ -100,7 +130,9 @@ def bench_webhooks(settings, conn, addresses: list[str], count: int, threads: in
     env = {"NEWSLETTER_SECRET": "bench-secret", "POSTMARK_WEBHOOK_USERNAME": USER, "POSTMARK_WEBHOOK_PASSWORD": PASSWORD}
     bodies = [delivery(addresses[i % len(addresses)]) for i in range(count)]
     half = count // 2
-    with serving(create_app(settings, env)) as base:
+    server = serving(create_app(settings, env)) if in_process else uvicorn_process(Path.cwd(), env)
+    print(f"(a) the site {'in this process (uvicorn in a thread)' if in_process else 'in its own uvicorn process, as in production'}")
+    with server as base:
         start = time.perf_counter()
         lat = post_all(base, bodies[:half], 1)
         report("(a) webhooks, 1 client", lat, time.perf_counter() - start)
@@ -133,18 +165,19 @@ def bench_sync(settings, conn, total: int) -> None:
         provider = PostmarkProvider(options, {"POSTMARK_SERVER_TOKEN": "bench-token"})
         start = time.perf_counter()
         result = sync_suppressions(conn, provider)
-        elapsed = time.perf_counter() - start
+        whole = time.perf_counter() - start
         requests_made = sum(1 for r in fake.requests if r.path.endswith("/suppressions/dump"))
         c = result.counts
-        print(f"(b) sync, whole ({requests_made} dump requests)      {result.pulled / elapsed:8,.0f}/s   {elapsed:6.2f} s for {result.pulled:,}: {c.new:,} new, {c.already:,} already, {c.unknown:,} unknown")
+        print(f"(b) sync, whole ({requests_made} dump requests)        {result.pulled / whole:8,.0f}/s   {whole:6.2f} s for {result.pulled:,}: {c.new:,} new, {c.already:,} already, {c.unknown:,} unknown")
         start = time.perf_counter()
         pulled = [as_pulled(s) for s in provider.suppressions(None)]
-        elapsed = time.perf_counter() - start
-        print(f"(b) the dump requests alone (fake's filtering included) {len(pulled) / elapsed:8,.0f}/s   {elapsed:6.2f} s")
+        dump = time.perf_counter() - start
+        print(f"(b)   of which the dump requests (the fake filters) {len(pulled) / dump:8,.0f}/s   {dump:6.2f} s")
+        print(f"(b)   of which applying ({c.new:,} new)               {len(pulled) / max(whole - dump, 1e-9):8,.0f}/s   {whole - dump:6.2f} s (whole minus dump)")
         start = time.perf_counter()
         events.apply_suppressions(conn, pulled)  # all already suppressed now: the common repeat sync
         elapsed = time.perf_counter() - start
-        print(f"(b) applying alone, repeat sync              {len(pulled) / elapsed:8,.0f}/s   {elapsed:6.2f} s")
+        print(f"(b) applying alone, a repeat sync (all known)      {len(pulled) / elapsed:8,.0f}/s   {elapsed:6.2f} s")
         provider.close()
 
 
@@ -154,6 +187,7 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=4000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--suppressions", type=int, default=10_000)
+    parser.add_argument("--in-process", action="store_true", help="run the site in a thread of this process instead")
     args = parser.parse_args()
 
     from newsletter.config import load_settings
@@ -168,7 +202,7 @@ def main() -> None:
         for address in addresses:
             subscribers.add(conn, address, source="bench")
         print(f"{os.cpu_count()} CPUs, SQLite store, {args.subscribers:,} subscribers")
-        bench_webhooks(settings, conn, addresses, args.webhooks, args.threads)
+        bench_webhooks(settings, conn, addresses, args.webhooks, args.threads, args.in_process)
         bench_sync(settings, conn, args.suppressions)
 
 

@@ -88,7 +88,7 @@ def _sync_first(settings, conn, provider: str) -> None:
     from .subscribers import say_sync
 
     try:
-        report = run_guarded(sync_with, conn, provider_factory(provider, settings, os.environ))
+        report = run_guarded(sync_with, conn, provider, provider_factory(provider, settings, os.environ))
     except KeyboardInterrupt:  # what was applied stays applied: each part is one transaction
         _stop_interrupted("Interrupted during the suppression sync: nothing was sent.")
     if report is not None:

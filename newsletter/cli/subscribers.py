@@ -229,7 +229,7 @@ def sync(provider: Optional[str] = typer.Option(None, "--provider", help="The pr
     settings = run_guarded(state.settings)
     name = provider or settings.provider
     conn = _db()
-    report = run_guarded(lambda: sync_with(conn, provider_factory(name, settings, os.environ)))
+    report = run_guarded(lambda: sync_with(conn, name, provider_factory(name, settings, os.environ)))
     if report is None:
         _say(f"{name} keeps no suppression list to pull: nothing to sync.")
         return

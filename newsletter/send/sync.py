@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..errors import ProviderError, SendError
 from ..models import Suppression
-from ..providers.base import Provider
+from ..providers.base import Provider, provider_class
 from ..store import events
 from ..store.events import PulledSuppression, SyncCounts
 
@@ -26,7 +26,7 @@ class SyncReport:
     counts: SyncCounts
 
 
-def can_sync(provider: Provider) -> bool:
+def can_sync(provider: Provider | type) -> bool:
     return bool(getattr(provider, "lists_suppressions", False))
 
 
@@ -50,10 +50,13 @@ def as_pulled(item: Suppression) -> PulledSuppression:
     return PulledSuppression(item.email, status, detail)
 
 
-def sync_with(conn, factory: Callable[[], Provider]) -> SyncReport | None:
-    """Sync through a fresh adapter; None when the provider cannot list suppressions."""
+def sync_with(conn, name: str, factory: Callable[[], Provider]) -> SyncReport | None:
+    """Sync through a fresh adapter; None (nothing constructed) when the provider cannot list
+    suppressions."""
+    if not can_sync(provider_class(name)):
+        return None
     provider = factory()
     try:
-        return sync_suppressions(conn, provider) if can_sync(provider) else None
+        return sync_suppressions(conn, provider)
     finally:
         provider.close()
