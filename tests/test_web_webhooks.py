@@ -172,6 +172,7 @@ def test_deliveries_of_a_real_send_are_counted_in_status(project, settings, peop
         assert sent.exit_code == 0, sent.output
         messages = list(fake.messages)
     assert len(messages) == 4 and all(m["Tag"] == ISSUE_SLUG for m in messages)
+    assert "Reported by the provider: nothing yet" in runner.invoke(cli, ["status", ISSUE]).output
     by_address = {m["Recipients"][0]: m for m in messages}
     with serving(create_app(settings, env=ENV)) as base:
         for address in ("ann@example.com", "bob@example.com", "cy@example.com"):

@@ -71,7 +71,10 @@ def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or
     console = out_console()
     console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {report.send.created_at}" + (f"  completed {report.send.completed_at}" if report.send.completed_at else ""))
     console.print(_counts_table(report.counts))
-    console.print(_events_line(report.events), markup=False)
+    if any(report.events.values()):
+        console.print(_events_line(report.events), markup=False)
+    elif report.send.provider == "postmark":
+        console.print("Reported by the provider: nothing yet (are Postmark's webhooks pointed at the site? README, Postmark events)", markup=False)
     _list_rows(console, "Rejected", report.rejected)
     _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown)
     if report.unknown:
