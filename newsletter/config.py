@@ -124,7 +124,8 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("label", "string", REQUIRED, "the call to action at the end of every issue"),
         Option("url", "https_url", REQUIRED, "where it links to"),
     ),
-    "unsubscribe": (Option("mailto", "email", REQUIRED, "the address in List-Unsubscribe's mailto: URI"),),
+    # Optional: without it List-Unsubscribe carries only the https URL (README, Unsubscribe by email).
+    "unsubscribe": (Option("mailto", "email_or_empty", "", "the address in List-Unsubscribe's mailto: URI (empty: none)"),),
     "paths": (
         Option("templates", "path", "templates", "the email templates"),
         Option("issues", "path", "issues", "the issues' Markdown files"),

@@ -128,6 +128,29 @@ class Suppression:
     origin: str | None = None
 
 
+# What a provider event means for the list and the issue's counts.
+EventKind = Literal["delivered", "bounced", "soft_bounce", "complained", "unsubscribed", "resubscribe_noted"]
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One webhook record from a provider, parsed into what the store needs.
+
+    ``identity`` is stable across the provider's redeliveries of the same record, so a
+    redelivered event is recognised and changes nothing."""
+
+    provider: str
+    record_type: str
+    identity: str
+    kind: EventKind
+    email: str
+    occurred_at: str | None = None
+    issue: str | None = None  # the issue's tag (slug), when the message carried it
+    subscriber_id: int | None = None  # from the message's metadata, when it carried it
+    detail: str | None = None
+    trust_subscriber_id: bool = False  # the id came signed (an unsubscribe token): look it up first
+
+
 @dataclass(frozen=True)
 class Finding:
     """One preflight result."""

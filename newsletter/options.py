@@ -224,6 +224,7 @@ KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "boolean": ("true or false", _boolean),
     "strings": ("a list of non-empty strings", _strings),
     "email": ("an email address", _email),
+    "email_or_empty": ('an email address, or "" for none', lambda value: value if value == "" else _email(value)),
     "https_url": ("an absolute https:// URL", _url(("https",))),
     "url": ("an absolute http(s):// URL", _url(("https", "http"))),
     "colour": ("a colour like #1a2b3c", _colour),

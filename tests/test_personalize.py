@@ -74,13 +74,23 @@ def test_first_name_fallback(personalizer: Personalizer, settings) -> None:
         assert message.to == "anon@example.org"
 
 
+def test_list_unsubscribe_carries_the_mailto_when_configured(compiled: CompiledIssue, settings) -> None:
+    import dataclasses
+
+    with_mailto = dataclasses.replace(settings, unsubscribe_mailto="unsubscribe@news.kairoswellness.org")
+    message = Personalizer(compiled, with_mailto, SECRET).message(Recipient(5, "ann@example.org", "Ann"))
+    token = sign_token(SECRET, 5)
+    assert dict(message.headers)["List-Unsubscribe"] == (
+        f"<{settings.base_url}/u/{token}>, <mailto:unsubscribe@news.kairoswellness.org?subject=unsubscribe%20{token}>"
+    )
+
+
 def test_headers(personalizer: Personalizer, settings) -> None:
     message = personalizer.message(Recipient(5, "ann@example.org", "Ann"))
     token = sign_token(SECRET, 5)
     headers = dict(message.headers)
-    assert headers["List-Unsubscribe"] == (
-        f"<{settings.base_url}/u/{token}?issue=every-element>, <mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>"
-    )
+    assert settings.unsubscribe_mailto == ""  # the clinic's file sets none: the https link only
+    assert headers["List-Unsubscribe"] == f"<{settings.base_url}/u/{token}?issue=every-element>"
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert headers["List-Id"] == "Kairos Research Notes <kairos-research-notes.news.kairoswellness.org>"
     assert message.from_ == "Kairos Wellness Collective <research@news.kairoswellness.org>"

@@ -235,7 +235,7 @@ def test_suppressions_since(provider: Any, fake: FakePostmark) -> None:
     found = list(provider.suppressions(datetime(2026, 3, 1, tzinfo=timezone.utc)))
     assert found == [Suppression("new@example.org", "SpamComplaint", datetime(2026, 6, 5, tzinfo=timezone.utc), "Recipient")]
     assert len(list(provider.suppressions(None))) == 2
-    assert fake.requests[-2].query["FromDate"] == ["2026-02-28T19:00:00"]  # Eastern
+    assert fake.requests[-2].query["fromdate"] == ["2026-02-28"]  # the Eastern day, inclusive
 
 
 # -- the standalone process ----------------------------------------------------------------------

@@ -89,7 +89,8 @@ class Personalizer:
         self._prefs_base = f"{s.base_url}/p/"
         # Which issue a link came from, for the subscriber's history; the token stays the proof.
         self._issue_query = f"?issue={issue.slug}"
-        self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20"
+        # No [unsubscribe] mailto: List-Unsubscribe carries the https URL only (RFC 2369 allows one).
+        self._mailto = f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe%20" if s.unsubscribe_mailto else None
         self._list_id = f"{_header_safe(s.name)} <{slugify(s.name)}.{s.sending_domain}>"
         self._fallback = s.first_name_fallback
         self._tag = issue.slug + self.tag_suffix
@@ -117,7 +118,7 @@ class Personalizer:
             message_id=self.message_id(recipient.subscriber_id),
             reply_to=self.settings.reply_to,
             headers=(
-                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{token}>"),
+                ("List-Unsubscribe", f"<{unsubscribe_url}>, <{self._mailto}{token}>" if self._mailto else f"<{unsubscribe_url}>"),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("List-Id", self._list_id),
             ),

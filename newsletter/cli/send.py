@@ -22,6 +22,7 @@ def send(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report sizes; send nothing."),
     retry_unknown: bool = typer.Option(False, "--retry-unknown", help="Resend recipients whose delivery is unknown (may duplicate)."),
     resend_to_new: bool = typer.Option(False, "--resend-to-new", help="After a completed send: send to subscribers who joined since."),
+    skip_sync: bool = typer.Option(False, "--skip-sync", help="Do not pull the provider's suppressions first (send to the list as it is)."),
 ) -> None:
     """Send an issue to the active subscribers (or --test addresses), exactly once each."""
     from ..send.plan import SendRequest, execute_send, plan_send, send_test
@@ -34,6 +35,8 @@ def send(
         _print_test_results(results)
         raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
 
+    if not skip_sync and not dry_run:
+        _sync_first(settings, conn, provider or settings.provider)
     request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
     plan = None
     try:
@@ -73,11 +76,31 @@ def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or
     console = out_console()
     console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {report.send.created_at}" + (f"  completed {report.send.completed_at}" if report.send.completed_at else ""))
     console.print(_counts_table(report.counts))
+    if any(report.events.values()):
+        console.print(_events_line(report.events), markup=False)
+    elif report.send.provider == "postmark":
+        console.print("Reported by the provider: nothing yet (are Postmark's webhooks pointed at the site? README, Postmark events)", markup=False)
     _list_rows(console, "Rejected", report.rejected)
     _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown)
     if report.unknown:
         console.print("Hint: 'unknown' means the request may have reached the provider. Check its activity log; "
                       "then 'newsletter send ISSUE --retry-unknown' resends them (possibly a second copy).")
+
+
+def _sync_first(settings, conn, provider: str) -> None:
+    """Providers that keep a suppression list are asked first; a failed sync stops the send."""
+    import os
+
+    from ..send.plan import provider_factory
+    from ..send.sync import sync_with
+    from .subscribers import say_sync
+
+    try:
+        report = run_guarded(sync_with, conn, provider, provider_factory(provider, settings, os.environ))
+    except KeyboardInterrupt:  # what was applied stays applied: each part is one transaction
+        _stop_interrupted("Interrupted during the suppression sync: nothing was sent.")
+    if report is not None:
+        say_sync(report)
 
 
 def _slug(issue: Path) -> str:
@@ -86,6 +109,14 @@ def _slug(issue: Path) -> str:
 
         return run_guarded(load_issue, issue).slug
     return issue.stem
+
+
+def _events_line(counts: dict) -> str:
+    """What the provider reported back by webhook (Postmark), per recipient."""
+    shown = ("delivered", "bounced", "complained")
+    line = "Reported by the provider: " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in shown)
+    extra = [f"{counts[k]:,} {label}" for k, label in (("soft_bounce", "soft bounces"), ("unsubscribed", "suppressed by subscription change")) if counts.get(k)]
+    return line + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _print_plan(plan, dry_run: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import List, Optional
@@ -217,6 +218,28 @@ def forget(email: str = typer.Argument(..., help="The address of the person to e
     gone = run_guarded(lambda: forget_subscriber(conn, email))
     _say(f"Erased {gone.email}: record, tags and history deleted.")
     _say("A keyed hash of the address is kept so imports skip it; `subscribers add --resubscribe` lifts that.")
+
+
+@subscribers_app.command()
+def sync(provider: Optional[str] = typer.Option(None, "--provider", help="The provider to pull from (default: [provider] name).")) -> None:
+    """Pull the provider's suppressions (bounces, complaints, unsubscribes) into the list."""
+    from ..send.plan import provider_factory
+    from ..send.sync import sync_with
+
+    settings = run_guarded(state.settings)
+    name = provider or settings.provider
+    conn = _db()
+    report = run_guarded(lambda: sync_with(conn, name, provider_factory(name, settings, os.environ)))
+    if report is None:
+        _say(f"{name} keeps no suppression list to pull: nothing to sync.")
+        return
+    say_sync(report)
+
+
+def say_sync(report) -> None:
+    """The counts of one sync (also printed by `send` before it plans)."""
+    c = report.counts
+    _say(f"Synced {report.pulled:,} suppression(s) from {report.provider}: {c.new:,} new, {c.already:,} already suppressed, {c.unknown:,} unknown address(es)")
 
 
 def _print_import(file: Path, report) -> None:

@@ -12,7 +12,7 @@ default ``ensure_ascii=True``, which is twice as fast as ``ensure_ascii=False`` 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
@@ -50,6 +50,10 @@ SEARCH_PAGE = 500
 SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
 EASTERN = ZoneInfo("America/New_York")  # outbound search reads fromdate/todate in US Eastern time
 EASTERN_FORMAT = "%Y-%m-%dT%H:%M:%S"
+DUMP_CAP = 500  # Postmark documents no paging and no cap for the dump: assume one (⚠ unconfirmed)
+DUMP_REASONS = ("HardBounce", "SpamComplaint", "ManualSuppression")
+DUMP_ORIGINS = ("Recipient", "Customer", "Admin")
+FIRST_SUPPRESSION_DAY = date(2010, 1, 1)  # before Postmark existed: the dump's whole history
 INACTIVE = 406  # ErrorCode: the recipient is suppressed on the stream
 UNAVAILABLE_STATUSES = {500, 502, 503, 504}
 IN_DOUBT_HINT = (
@@ -66,7 +70,9 @@ class PostmarkProvider:
         Option("message_stream", "string", "broadcast", "the message stream: newsletters must use a Broadcast stream"),
         Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request", min=1, max=MAX_BATCH),
         Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
+        Option("suppression_dump_cap", "integer", DUMP_CAP, "entries one suppression dump answer may hold (a full answer is split and asked again)", min=2),
     )
+    lists_suppressions = True  # `subscribers sync` and `send` pull the stream's suppressions
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         import requests
@@ -75,6 +81,7 @@ class PostmarkProvider:
         self.stream: str = options["message_stream"]
         self.max_batch: int = options["batch_size"]
         self.timeout: tuple[float, float] = options["timeout"]
+        self.dump_cap: int = options["suppression_dump_cap"]
         token = secret("POSTMARK_SERVER_TOKEN", env, purpose="the Postmark server API token")
         self.session = requests.Session()  # keep-alive: one TLS handshake per worker, not per batch
         self.session.headers.update(
@@ -154,10 +161,43 @@ class PostmarkProvider:
         return _json(self._request("GET", "/messages/outbound", params=params), "outbound search")
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
-        params = {"FromDate": _eastern(_aware(since), round_up=False)} if since else {}
+        """The stream's whole suppression list (created on or after ``since``'s day, if given).
+
+        Postmark documents no paging for the dump, so a full answer (``suppression_dump_cap``
+        entries) is taken as possibly cut short and asked again in smaller parts: by reason,
+        then by halves of the date range (whole days, inclusive), then by origin."""
+        first_day = _eastern_day(since) if since else FIRST_SUPPRESSION_DAY
+        last_day = datetime.now(EASTERN).date() + timedelta(days=1)
+        whole = self._dump({"fromdate": first_day.isoformat()} if since else {})
+        if len(whole) < self.dump_cap:
+            entries = whole
+        else:
+            entries = [e for reason in DUMP_REASONS for e in self._dump_days(first_day, last_day, {"SuppressionReason": reason})]
+        unique = {str(e.get("EmailAddress", "")).lower(): e for e in entries}
+        return [_suppression(entry) for entry in unique.values()]
+
+    def _dump_days(self, first: date, last: date, filters: dict[str, str]) -> list[dict[str, Any]]:
+        entries = self._dump({**filters, "fromdate": first.isoformat(), "todate": last.isoformat()})
+        if len(entries) < self.dump_cap:
+            return entries
+        if first < last:
+            middle = first + (last - first) / 2
+            return self._dump_days(first, middle, filters) + self._dump_days(middle + timedelta(days=1), last, filters)
+        if "Origin" not in filters:
+            return [e for origin in DUMP_ORIGINS for e in self._dump_days(first, last, {**filters, "Origin": origin})]
+        # Better no sync than one that silently misses suppressed addresses.
+        raise ProviderUnavailable(
+            f"postmark: suppression dump: {len(entries)} or more {filters['SuppressionReason']} suppressions by {filters['Origin']} on {first}",
+            hint="Raise [providers.postmark] suppression_dump_cap if Postmark answers more per request.",
+        )
+
+    def _dump(self, params: dict[str, str]) -> list[dict[str, Any]]:
         path = f"/message-streams/{quote(self.stream, safe='')}/suppressions/dump"
         body = _json(self._request("GET", path, params=params), "suppression dump")
-        return [_suppression(entry) for entry in body.get("Suppressions") or []]
+        entries = body.get("Suppressions") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            raise ProviderUnavailable("postmark: suppression dump: the answer has no Suppressions list")
+        return [e for e in entries if isinstance(e, dict) and e.get("EmailAddress")]
 
     def close(self) -> None:
         self.session.close()
@@ -322,6 +362,10 @@ def _suppression(entry: Mapping[str, Any]) -> Suppression:
 def _aware(when: datetime) -> datetime:
     """Naive datetimes are taken as UTC (the ledger stores UTC)."""
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _eastern_day(when: datetime) -> date:
+    return _aware(when).astimezone(EASTERN).date()
 
 
 def _eastern(when: datetime, round_up: bool) -> str:

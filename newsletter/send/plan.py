@@ -20,7 +20,7 @@ from ..config import Settings
 from ..errors import SendError
 from ..models import CompiledIssue, Finding, Recipient, SendResult
 from ..providers.base import Provider, create_provider
-from ..store import ledger, subscribers
+from ..store import events, ledger, subscribers
 from ..store.ledger import SendRecord
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
 from .reconcile import ReconcileReport, reconcile
@@ -287,13 +287,17 @@ class StatusReport:
     counts: dict[str, int]
     rejected: list[ledger.Delivery]
     unknown: list[ledger.Delivery]
+    events: dict[str, int] = field(default_factory=dict)  # recipients per provider event kind (webhooks)
 
 
 def send_status(conn, issue_slug: str, *, limit: int = 200) -> StatusReport:
     send = ledger.find_send(conn, issue_slug)
     if send is None:
         raise SendError(f"{issue_slug}: this issue has not been sent yet", hint="Start it with: newsletter send ISSUE")
-    return StatusReport(send, ledger.counts(conn, send), ledger.rows_in_state(conn, send, "rejected", limit=limit), ledger.rows_in_state(conn, send, "unknown", limit=limit))
+    return StatusReport(
+        send, ledger.counts(conn, send), ledger.rows_in_state(conn, send, "rejected", limit=limit),
+        ledger.rows_in_state(conn, send, "unknown", limit=limit), events.issue_counts(conn, issue_slug),
+    )
 
 
 __all__ = ["SendRequest", "SendPlan", "SendReport", "plan_send", "execute_send", "send_test", "send_status"]

@@ -104,9 +104,28 @@ CREATE TABLE signup_attempts (
 CREATE INDEX signup_attempts_key ON signup_attempts (kind, key_hash, at);
 """
 
+PROVIDER_EVENTS = """
+CREATE TABLE provider_events (
+    -- One row per webhook record a provider sent; the unique identity (a hash of the record's
+    -- type and ids, no address) makes a redelivered record change nothing.
+    id INTEGER PRIMARY KEY,
+    provider TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    record_type TEXT NOT NULL,
+    kind TEXT NOT NULL,                    -- delivered, bounced, soft_bounce, complained, unsubscribed...
+    issue_slug TEXT,                       -- the issue's tag, when the message carried it
+    subscriber_id INTEGER,                 -- NULL: an address not (or no longer) in the list
+    occurred_at TEXT,
+    received_at TEXT NOT NULL,
+    UNIQUE (provider, identity)
+);
+CREATE INDEX provider_events_issue ON provider_events (issue_slug, kind);
+"""
+
 # (version, description, SQL)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "subscribers", SUBSCRIBERS),
     (2, "send ledger", SEND_LEDGER),
     (3, "sign-up requests and rate limits", SIGNUP),
+    (4, "provider events (webhooks)", PROVIDER_EVENTS),
 )

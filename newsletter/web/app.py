@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ..config import Settings
 from ..send.signing import signing_secret
 from ..store.db import ping
-from . import archive, preferences, signup, unsubscribe
+from . import archive, inbound, preferences, signup, unsubscribe, webhooks
 from .context import Site
 from .security import SecurityHeaders, install_log_redaction
 
@@ -24,12 +24,15 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
     env = os.environ if env is None else env
     site = Site(settings=settings, env=env, secret=signing_secret(settings.provider, env), clock=clock, include_drafts=include_drafts)
     install_log_redaction()
+    webhooks.warn_if_unconfigured(env)
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *signup.ROUTES,
         *archive.ROUTES,
         *unsubscribe.ROUTES,
         *preferences.ROUTES,
+        *webhooks.ROUTES,
+        *inbound.ROUTES,
     ]
     # Each part of the site contributes its routes (web/unsubscribe.py, signup.py, archive.py, webhooks.py).
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

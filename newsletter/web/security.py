@@ -8,6 +8,8 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body is a Postmark webhook of a few KB
+# Except an email to the unsubscribe mailbox (Postmark inbound): a reply quoting a whole issue.
+LARGER_BODIES = {"/webhooks/postmark/inbound": 2 * 1024 * 1024}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     (b"referrer-policy", b"no-referrer"),  # a token in the URL never leaks in a Referer header
@@ -27,8 +29,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_body = LARGER_BODIES.get(scope["path"].rstrip("/"), self.max_body)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
             await _plain(send, 413, b"Request body too large.")
             return
         seen = 0
@@ -38,7 +41,7 @@ class SecurityHeaders:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > max_body:
                     raise BodyTooLarge
             return message
 

@@ -15,6 +15,8 @@ prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. 
 (no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts),
 ``POST /_fake/reset``, ``POST /_fake/suppressions`` (``{"EmailAddress", "Stream"?, ...}``),
 ``POST /_fake/script`` (``{"status", "body"?, "headers"?, "latency"?, "hang"?, "drop"?, "times"?}``).
+The suppression dump answers at most ``dump_cap`` entries (``--dump-cap``; Postmark documents no
+paging, so the adapter must split a full answer by reason, dates and origin).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ MAX_RECIPIENTS = 50
 MAX_SEARCH_COUNT = 500
 MAX_SEARCH_WINDOW = 10_000
 DEFAULT_STREAM = "outbound"
+DUMP_CAP = 500  # entries per suppression dump answer (Postmark documents no paging; ⚠ a guess)
 LIGHT_FIELDS = ("To", "Recipients", "MessageID", "Tag", "Metadata", "MessageStream", "ReceivedAt")
 
 NO_TOKEN = (
@@ -70,6 +73,25 @@ def date_arg(request: Request, name: str) -> datetime | None:
     return parse_eastern(value) if value else None
 
 
+def arg_any_case(request: Request, name: str) -> str | None:
+    """A query parameter whatever its case (Postmark's docs spell the dump's both ways)."""
+    for key, values in request.query.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None
+
+
+def dump_date(request: Request, name: str, end_of_day: bool = False) -> datetime | None:
+    """A dump's date filter (inclusive): a date-only ``todate`` covers that whole day."""
+    value = arg_any_case(request, name)
+    if not value:
+        return None
+    when = parse_eastern(value)
+    if end_of_day and "T" not in value:
+        when = when.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return when
+
+
 class FakePostmark(FakeServer):
     def __init__(
         self,
@@ -86,6 +108,7 @@ class FakePostmark(FakeServer):
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first
         self.per_recipient: Counter[str] = Counter()
         self.suppressed: dict[str, dict[str, dict[str, Any]]] = {}  # stream -> email -> entry
+        self.dump_cap = DUMP_CAP
         self._store_lock = threading.Lock()
         self.route("POST", "/email", self._authed(self._send_one))
         self.route("POST", "/email/batch", self._authed(self._send_batch))
@@ -238,8 +261,11 @@ class FakePostmark(FakeServer):
 
     # -- suppressions ----------------------------------------------------------------------
     def _dump(self, request: Request, stream: str) -> Response:
-        since, until = date_arg(request, "FromDate"), date_arg(request, "ToDate")
-        wanted = {k: v for k in ("EmailAddress", "SuppressionReason", "Origin") if (v := request.arg(k))}
+        """Filters as documented (reason, origin, address, inclusive from/to dates; the docs spell
+        them ``fromdate`` and ``FromDate``: either is read). No paging is documented, so like any
+        capped answer it returns at most ``dump_cap`` entries, newest first."""
+        since, until = dump_date(request, "fromdate"), dump_date(request, "todate", end_of_day=True)
+        wanted = {k: v for k in ("EmailAddress", "SuppressionReason", "Origin") if (v := arg_any_case(request, k))}
         with self._store_lock:
             entries = list(self.suppressed.get(stream, {}).values())
         kept = [
@@ -249,7 +275,8 @@ class FakePostmark(FakeServer):
             and (since is None or datetime.fromisoformat(e["CreatedAt"]) >= since)
             and (until is None or datetime.fromisoformat(e["CreatedAt"]) <= until)
         ]
-        return Response(200, {"Suppressions": kept})
+        kept.sort(key=lambda e: datetime.fromisoformat(e["CreatedAt"]), reverse=True)
+        return Response(200, {"Suppressions": kept[: self.dump_cap]})
 
     # -- admin -----------------------------------------------------------------------------
     def _admin_messages(self, request: Request) -> Response:
@@ -355,8 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--light", action="store_true", help="store only To/MessageID/Tag/Metadata (benchmarks)")
+    parser.add_argument("--dump-cap", type=int, default=DUMP_CAP, help="entries per suppression dump answer")
     args = parser.parse_args(argv)
     fake = FakePostmark(token=args.token, port=args.port, latency=args.latency_ms / 1000, light=args.light)
+    fake.dump_cap = args.dump_cap
     fake.random_faults(
         RandomFaults(
             rate_429=args.fault_rate_429,
