@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from ..errors import ConfigError
 from ..models import OutgoingMessage, SendResult, Suppression
@@ -43,7 +43,31 @@ class AcceptedRecord:
 
     email: str
     provider_message_id: str | None
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)  # ours: issue, subscriber_id
+    message_id: str | None = None  # our Message-ID header, when the provider reports it
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found, and how far the answer can be trusted.
+
+    ``covered_since``/``covered_until`` are the instants (aware, the provider's clock) the search
+    certainly covered, after converting to the provider's own zone and reading any ambiguous
+    local hour both ways. ``complete`` is False when some of the window could not be read (a
+    page missing, more messages than the API can page): then "not found" proves nothing.
+    Iterating it yields the records."""
+
+    records: tuple[AcceptedRecord, ...]
+    covered_since: datetime
+    covered_until: datetime
+    complete: bool = True
+    note: str | None = None  # why it is incomplete
+
+    def __iter__(self) -> Iterator[AcceptedRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 class Provider(Protocol):
@@ -55,8 +79,10 @@ class Provider(Protocol):
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]: ...
 
-    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord] | None:
-        """What the provider accepted with this tag in the window; None when it cannot say."""
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult | None:
+        """What the provider accepted with this tag in the window, and which part of the window
+        the answer covers (send/reconcile.py trusts "absent" only inside it); None when the
+        provider cannot search at all."""
         ...
 
     def close(self) -> None: ...
@@ -80,6 +106,7 @@ SEND_OPTIONS: tuple[Option, ...] = (
     Option("retry_after_cap", "seconds", None, "the longest wait for one 429's Retry-After (60)"),
     Option("consecutive_failure_limit", "integer", None, "batches given up in a row before the run pauses (5)", min=1),
     Option("reconcile_grace_seconds", "number", None, "how long before 'not found by the search' counts as not sent (30; outbox 0)", min=0),
+    Option("reconcile_margin_seconds", "number", None, "widening of every search window on both sides, for the provider's clock being off from ours (600)", min=0),
 )
 
 
