@@ -25,7 +25,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import getaddresses
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -59,15 +59,18 @@ def eastern_iso(when: datetime) -> str:
     return when.astimezone(EASTERN).isoformat()
 
 
-def parse_eastern(text: str) -> datetime:
-    """``2026-11-03T09:30:00`` or ``2026-11-03``, read as US Eastern wall time."""
+def parse_eastern(text: str, fold: int = 0) -> datetime:
+    """``2026-11-03T09:30:00`` or ``2026-11-03``, read as US Eastern wall time (the API's
+    documented zone). Postmark does not say which reading it takes of a wall time in the repeated
+    autumn hour: ``fold`` picks it (0 the first, EDT; 1 the second, EST), so tests can try both."""
     fmt = "%Y-%m-%dT%H:%M:%S" if "T" in text else "%Y-%m-%d"
-    return datetime.strptime(text, fmt).replace(tzinfo=EASTERN)
+    return datetime.strptime(text, fmt).replace(tzinfo=EASTERN, fold=fold)
 
 
-def date_arg(request: Request, name: str) -> datetime | None:
+def date_arg(request: Request, name: str, fold: int = 0) -> datetime | None:
     value = request.arg(name)
-    return parse_eastern(value) if value else None
+    # As UTC: comparing across zones at an ambiguous wall time is subtle (PEP 495); UTC is not.
+    return parse_eastern(value, fold).astimezone(timezone.utc) if value else None
 
 
 class FakePostmark(FakeServer):
@@ -83,6 +86,10 @@ class FakePostmark(FakeServer):
         self.token = token
         self.light = light
         self.clock = clock
+        # How far this server's clock is off from the tests' (timedelta(minutes=5): five minutes
+        # ahead); it stamps ReceivedAt and SubmittedAt. Adjustable while the server runs.
+        self.clock_offset = timedelta(0)
+        self.ambiguous_fold = 0  # how fromdate/todate in the repeated autumn hour are read (0 or 1)
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first
         self.per_recipient: Counter[str] = Counter()
         self.suppressed: dict[str, dict[str, dict[str, Any]]] = {}  # stream -> email -> entry
@@ -97,6 +104,10 @@ class FakePostmark(FakeServer):
         self.route("POST", "/_fake/script", self._admin_script)
 
     # -- test helpers ----------------------------------------------------------------------
+    def now(self) -> datetime:
+        """This server's time: the injected clock, off by ``clock_offset``."""
+        return self.clock() + self.clock_offset
+
     def suppress(
         self,
         email: str,
@@ -109,7 +120,7 @@ class FakePostmark(FakeServer):
             "EmailAddress": email,
             "SuppressionReason": reason,
             "Origin": origin,
-            "CreatedAt": eastern_iso(created_at or self.clock()),
+            "CreatedAt": eastern_iso(created_at or self.now()),
         }
         with self._store_lock:
             self.suppressed.setdefault(stream, {})[email.lower()] = entry
@@ -173,10 +184,10 @@ class FakePostmark(FakeServer):
         inactive = self._inactive(stream, recipients(item))
         if inactive:
             return {"ErrorCode": 406, "Message": inactive_message(inactive)}
-        stored = {"MessageID": str(uuid.uuid4())} if dry_run else self._store(item, self.clock())
+        stored = {"MessageID": str(uuid.uuid4())} if dry_run else self._store(item, self.now())
         return {
             "To": item["To"],
-            "SubmittedAt": eastern_iso(self.clock()),
+            "SubmittedAt": eastern_iso(stored.get("ReceivedAt") or self.now()),
             "MessageID": stored["MessageID"],
             "ErrorCode": 0,
             "Message": "OK",
@@ -222,7 +233,8 @@ class FakePostmark(FakeServer):
 
     def _filter(self, request: Request) -> list[dict[str, Any]]:
         tag, recipient = request.arg("tag"), (request.arg("recipient") or "").lower()
-        since, until = date_arg(request, "fromdate"), date_arg(request, "todate")
+        fold = self.ambiguous_fold
+        since, until = date_arg(request, "fromdate", fold), date_arg(request, "todate", fold)
         stream = request.arg("messagestream")
         with self._store_lock:
             snapshot = list(self.messages)
