@@ -15,6 +15,14 @@ may have had messages 1..k accepted when message k+1 fails). The error then appl
 ``batch[len(partial_results):]``: record the partial results first, and never resend them. HTTP
 adapters send a batch in one request, so for them it is always empty.
 
+Reconciling in-doubt batches (send/reconcile.py) is the same for every provider that can search
+what it accepted (Postmark's outbound search now; Mailgun's events and SendGrid's activity as
+they land): ``search_accepted`` answers a ``SearchResult`` with the records (carrying the issue and
+subscriber metadata, or our Message-ID, so rows are matched by identity), the instants it
+certainly covered, and whether it read every page. An API that takes local wall times converts
+the window with ``search_window.wall_window`` (zoneinfo; an ambiguous hour read both ways); the
+margin for clock skew and the grace period are applied by reconcile, not by the adapter.
+
 Each adapter class declares its settings as ``options``, a tuple of ``Option`` values (key, kind,
 range or choices, default, meaning), next to ``SEND_OPTIONS``, which the send loop reads from
 every ``[providers.<name>]`` table. The config loader checks each table against them before
