@@ -260,3 +260,19 @@ def test_outside_the_transitions_the_wall_window_is_the_plain_eastern_time():
     since = datetime(2026, 11, 3, 14, 30, 5, 250000, tzinfo=timezone.utc)
     window = wall_window(since, since + timedelta(minutes=1), EASTERN)
     assert window.start == datetime(2026, 11, 3, 9, 30, 5) and window.end == datetime(2026, 11, 3, 9, 31, 6)
+
+
+def test_a_repeated_hour_too_crowded_to_page_gives_an_incomplete_answer_not_a_partial_one():
+    """Every window touching the repeated hour may be read an hour wide; with more messages in
+    it than the API can page, the answer must say it is incomplete (the rows stay unknown)."""
+    with FakePostmark(token=TOKEN) as fake:
+        fake.ambiguous_fold = 0  # 01:xx is read as EDT: a window in the EST pass also reads the EDT one
+        for i in range(10_200):
+            fake.add_accepted(f"r{i}@example.org", "t", EDT_0130 + timedelta(seconds=0.35 * i))
+        provider = create_provider("postmark", {"base_url": fake.url}, ENV)
+        try:
+            result = provider.search_accepted("t", EST_0130 - timedelta(seconds=30), EST_0130)
+        finally:
+            provider.close()
+        assert not result.complete and result.note
+        assert len(fake.requests) <= 401

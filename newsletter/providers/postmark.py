@@ -49,6 +49,11 @@ except ImportError:  # a platform without an orjson wheel: slower, same JSON val
 MAX_BATCH = 500
 SEARCH_PAGE = 500
 SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
+# Requests one search may make (200,000 messages' worth of pages). A window more crowded than the
+# API can page (e.g. thousands of messages in the repeated autumn hour, which every window
+# touching it reads whole) would otherwise split down to single seconds: give up sooner, and say
+# the answer is incomplete, which leaves the rows unknown.
+MAX_SEARCH_REQUESTS = 400
 EASTERN = ZoneInfo("America/New_York")  # outbound search reads fromdate/todate in US Eastern time
 EASTERN_FORMAT = "%Y-%m-%dT%H:%M:%S"
 INACTIVE = 406  # ErrorCode: the recipient is suppressed on the stream
@@ -127,7 +132,9 @@ class PostmarkProvider:
         each half widened on its own, so the halves overlap rather than leave a gap). A window
         that cannot be read whole marks the search incomplete."""
         window = wall_window(since, until, EASTERN)
-        first = self._search_page(search.tag, window, offset=0)
+        first = self._search_page(search, window, offset=0)
+        if first is None:
+            return
         total = int(first.get("TotalCount", 0))
         if total > SEARCH_WINDOW:
             if until - since <= timedelta(seconds=1):  # whole seconds cannot be split further
@@ -145,15 +152,23 @@ class PostmarkProvider:
             offset += SEARCH_PAGE
             if not messages or offset >= total:
                 break
-            page = self._search_page(search.tag, window, offset=offset)
+            page = self._search_page(search, window, offset=offset)
+            if page is None:
+                return
         if seen < total:  # a page came back short: messages were left unread
             search.problem = f"the search listed {seen} of {total} messages tagged {search.tag!r}"
 
-    def _search_page(self, tag: str, window: WallWindow, offset: int) -> dict[str, Any]:
+    def _search_page(self, search: _Search, window: WallWindow, offset: int) -> dict[str, Any] | None:
+        """One page, or None once the search is known to be incomplete (no use reading on)."""
+        if search.problem is None and search.requests >= MAX_SEARCH_REQUESTS:
+            search.problem = f"more than {MAX_SEARCH_REQUESTS} requests needed to list the messages tagged {search.tag!r}"
+        if search.problem is not None:
+            return None
+        search.requests += 1
         params = {
             "count": SEARCH_PAGE,
             "offset": offset,
-            "tag": tag,
+            "tag": search.tag,
             "fromdate": window.start.strftime(EASTERN_FORMAT),
             "todate": window.end.strftime(EASTERN_FORMAT),
         }
@@ -189,6 +204,7 @@ class _Search:
         self.tag = tag
         self.records: dict[str, AcceptedRecord] = {}
         self.problem: str | None = None
+        self.requests = 0
 
     def add(self, messages: Iterable[Mapping[str, Any]]) -> None:
         for item in messages:
