@@ -10,6 +10,7 @@ In tests::
 Standalone (benchmarks, end-to-end tests in another process), from the repository root::
 
     python -m tests.fakes.postmark --port 0 --latency-ms 50 [--fault-rate-429 0.05 ...] [--light]
+        [--clock-offset-s 300] [--ambiguous-fold 1]
 
 prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. Admin endpoints
 (no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts),
@@ -367,8 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--light", action="store_true", help="store only To/MessageID/Tag/Metadata (benchmarks)")
+    parser.add_argument("--clock-offset-s", type=float, default=0.0, help="this server's clock ahead (+) or behind (-), seconds")
+    parser.add_argument("--ambiguous-fold", type=int, choices=(0, 1), default=0, help="read the repeated autumn hour as EDT (0) or EST (1)")
     args = parser.parse_args(argv)
     fake = FakePostmark(token=args.token, port=args.port, latency=args.latency_ms / 1000, light=args.light)
+    fake.clock_offset, fake.ambiguous_fold = timedelta(seconds=args.clock_offset_s), args.ambiguous_fold
     fake.random_faults(
         RandomFaults(
             rate_429=args.fault_rate_429,
