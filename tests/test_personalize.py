@@ -81,7 +81,7 @@ def test_list_unsubscribe_carries_the_mailto_when_configured(compiled: CompiledI
     message = Personalizer(compiled, with_mailto, SECRET).message(Recipient(5, "ann@example.org", "Ann"))
     token = sign_token(SECRET, 5)
     assert dict(message.headers)["List-Unsubscribe"] == (
-        f"<{settings.base_url}/u/{token}>, <mailto:unsubscribe@news.kairoswellness.org?subject=unsubscribe%20{token}>"
+        f"<{settings.base_url}/u/{token}?issue=every-element>, <mailto:unsubscribe@news.kairoswellness.org?subject=unsubscribe%20{token}>"
     )
 
 

@@ -202,6 +202,8 @@ def _print_report(report) -> None:
             console.print(f"Reconciled with {report.provider}: {r.found} found (accepted), {r.absent} not found (sent again)")
         if r.error:
             console.print(f"Could not reconcile: {r.error}", markup=False)
+        if r.doubt:
+            console.print(f"Left unknown (a resend could duplicate them): {r.doubt}", markup=False)
     _list_rows(console, "Rejected", report.rejected)
     _list_rows(console, "Unknown", report.unknown)
     if run.stopped_by is not None:

@@ -15,6 +15,14 @@ may have had messages 1..k accepted when message k+1 fails). The error then appl
 ``batch[len(partial_results):]``: record the partial results first, and never resend them. HTTP
 adapters send a batch in one request, so for them it is always empty.
 
+Reconciling in-doubt batches (send/reconcile.py) is the same for every provider that can search
+what it accepted (Postmark's outbound search now; Mailgun's events and SendGrid's activity as
+they land): ``search_accepted`` answers a ``SearchResult`` with the records (carrying the issue and
+subscriber metadata, or our Message-ID, so rows are matched by identity), the instants it
+certainly covered, and whether it read every page. An API that takes local wall times converts
+the window with ``search_window.wall_window`` (zoneinfo; an ambiguous hour read both ways); the
+margin for clock skew and the grace period are applied by reconcile, not by the adapter.
+
 Each adapter class declares its settings as ``options``, a tuple of ``Option`` values (key, kind,
 range or choices, default, meaning), next to ``SEND_OPTIONS``, which the send loop reads from
 every ``[providers.<name>]`` table. The config loader checks each table against them before
@@ -30,7 +38,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from ..errors import ConfigError
 from ..models import OutgoingMessage, SendResult, Suppression
@@ -43,7 +51,31 @@ class AcceptedRecord:
 
     email: str
     provider_message_id: str | None
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)  # ours: issue, subscriber_id
+    message_id: str | None = None  # our Message-ID header, when the provider reports it
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found, and how far the answer can be trusted.
+
+    ``covered_since``/``covered_until`` are the instants (aware, the provider's clock) the search
+    certainly covered, after converting to the provider's own zone and reading any ambiguous
+    local hour both ways. ``complete`` is False when some of the window could not be read (a
+    page missing, more messages than the API can page): then "not found" proves nothing.
+    Iterating it yields the records."""
+
+    records: tuple[AcceptedRecord, ...]
+    covered_since: datetime
+    covered_until: datetime
+    complete: bool = True
+    note: str | None = None  # why it is incomplete
+
+    def __iter__(self) -> Iterator[AcceptedRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 class Provider(Protocol):
@@ -55,8 +87,10 @@ class Provider(Protocol):
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]: ...
 
-    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord] | None:
-        """What the provider accepted with this tag in the window; None when it cannot say."""
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult | None:
+        """What the provider accepted with this tag in the window, and which part of the window
+        the answer covers (send/reconcile.py trusts "absent" only inside it); None when the
+        provider cannot search at all."""
         ...
 
     def close(self) -> None: ...
@@ -80,6 +114,7 @@ SEND_OPTIONS: tuple[Option, ...] = (
     Option("retry_after_cap", "seconds", None, "the longest wait for one 429's Retry-After (60)"),
     Option("consecutive_failure_limit", "integer", None, "batches given up in a row before the run pauses (5)", min=1),
     Option("reconcile_grace_seconds", "number", None, "how long before 'not found by the search' counts as not sent (30; outbox 0)", min=0),
+    Option("reconcile_margin_seconds", "number", None, "widening of every search window on both sides, for the provider's clock being off from ours (600)", min=0),
 )
 
 

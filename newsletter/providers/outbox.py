@@ -22,7 +22,7 @@ from ..files import atomic_write
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
-from .base import AcceptedRecord
+from .base import AcceptedRecord, SearchResult
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 UNTAGGED = "untagged"
@@ -79,9 +79,11 @@ class OutboxProvider:
                 hint="Check that the outbox folder exists and is writable, and that the disk is not full.",
             ) from err
 
-    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord]:
-        """Every file of the issue written in [since, until] (by modification time)."""
-        return list(self._records(self.folder(tag), _aware(since).timestamp(), _aware(until).timestamp()))
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult:
+        """Every file of the issue written in [since, until] (by modification time): the folder
+        is on this machine, read whole, so the answer is complete and exactly that window."""
+        since, until = _aware(since), _aware(until)
+        return SearchResult(tuple(self._records(self.folder(tag), since.timestamp(), until.timestamp())), since, until)
 
     def _records(self, folder: Path, start: float, end: float) -> Iterator[AcceptedRecord]:
         if not folder.is_dir():
@@ -90,10 +92,12 @@ class OutboxProvider:
             if path.name.startswith(".") or not start <= path.stat().st_mtime <= end:
                 continue
             headers = _read_headers(path)
+            message_id = str(headers["Message-ID"]) if headers["Message-ID"] else None
             yield AcceptedRecord(
                 email=parseaddr(str(headers.get("To", "")))[1],
-                provider_message_id=str(headers["Message-ID"]) if headers["Message-ID"] else None,
+                provider_message_id=message_id,
                 metadata={"subscriber_id": path.name.partition("-")[0]},
+                message_id=message_id,
             )
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,8 @@ from ..errors import (
 )
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
-from .base import AcceptedRecord
+from .base import AcceptedRecord, SearchResult
+from .search_window import WallWindow, wall_window
 
 if TYPE_CHECKING:
     import requests
@@ -48,6 +49,11 @@ except ImportError:  # a platform without an orjson wheel: slower, same JSON val
 MAX_BATCH = 500
 SEARCH_PAGE = 500
 SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
+# Requests one search may make (200,000 messages' worth of pages). A window more crowded than the
+# API can page (e.g. thousands of messages in the repeated autumn hour, which every window
+# touching it reads whole) would otherwise split down to single seconds: give up sooner, and say
+# the answer is incomplete, which leaves the rows unknown.
+MAX_SEARCH_REQUESTS = 400
 EASTERN = ZoneInfo("America/New_York")  # outbound search reads fromdate/todate in US Eastern time
 EASTERN_FORMAT = "%Y-%m-%dT%H:%M:%S"
 DUMP_CAP = 500  # Postmark documents no paging and no cap for the dump: assume one (⚠ unconfirmed)
@@ -117,46 +123,61 @@ class PostmarkProvider:
         return item
 
     # -- reconciliation and suppressions ---------------------------------------------------
-    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord]:
-        """Every message Postmark accepted with this tag in [since, until] (to the second)."""
-        seen: set[str] = set()
-        records = []
-        for item in self._search(tag, _aware(since), _aware(until)):
-            message_id = str(item.get("MessageID"))
-            if message_id in seen:  # split windows share their edge second
-                continue
-            seen.add(message_id)
-            records.append(_record(item))
-        return records
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult:
+        """Every message Postmark accepted with this tag in [since, until], with the part of the
+        window the answer certainly covers and whether every page of it was read."""
+        window = wall_window(since, until, EASTERN)
+        search = _Search(tag)
+        self._search(search, _aware(since), _aware(until))
+        return SearchResult(
+            tuple(search.records.values()), window.covered_since, window.covered_until,
+            complete=search.problem is None, note=search.problem,
+        )
 
-    def _search(self, tag: str, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-        """Page through one window; when it holds more than the API can page, split it."""
-        first = self._search_page(tag, since, until, offset=0)
+    def _search(self, search: _Search, since: datetime, until: datetime) -> None:
+        """Page through one window; when it holds more than the API can page, split it (in UTC,
+        each half widened on its own, so the halves overlap rather than leave a gap). A window
+        that cannot be read whole marks the search incomplete."""
+        window = wall_window(since, until, EASTERN)
+        first = self._search_page(search, window, offset=0)
+        if first is None:
+            return
         total = int(first.get("TotalCount", 0))
         if total > SEARCH_WINDOW:
             if until - since <= timedelta(seconds=1):  # whole seconds cannot be split further
-                # Better in doubt than a partial list that would make absent-looking rows resend.
-                raise ProviderUnavailable(f"postmark: outbound search: {total} messages tagged {tag!r} within one second")
+                search.problem = f"{total} messages tagged {search.tag!r} within one second: more than the search can page"
+                return
             middle = since + (until - since) / 2
-            yield from self._search(tag, since, middle)
-            yield from self._search(tag, middle, until)
+            self._search(search, since, middle)
+            self._search(search, middle, until)
             return
-        page, offset = first, 0
+        page, offset, seen = first, 0, 0
         while True:
             messages = page.get("Messages") or []
-            yield from messages
+            seen += len(messages)
+            search.add(messages)
             offset += SEARCH_PAGE
-            if not messages or offset >= min(total, SEARCH_WINDOW):
+            if not messages or offset >= total:
+                break
+            page = self._search_page(search, window, offset=offset)
+            if page is None:
                 return
-            page = self._search_page(tag, since, until, offset=offset)
+        if seen < total:  # a page came back short: messages were left unread
+            search.problem = f"the search listed {seen} of {total} messages tagged {search.tag!r}"
 
-    def _search_page(self, tag: str, since: datetime, until: datetime, offset: int) -> dict[str, Any]:
+    def _search_page(self, search: _Search, window: WallWindow, offset: int) -> dict[str, Any] | None:
+        """One page, or None once the search is known to be incomplete (no use reading on)."""
+        if search.problem is None and search.requests >= MAX_SEARCH_REQUESTS:
+            search.problem = f"more than {MAX_SEARCH_REQUESTS} requests needed to list the messages tagged {search.tag!r}"
+        if search.problem is not None:
+            return None
+        search.requests += 1
         params = {
             "count": SEARCH_PAGE,
             "offset": offset,
-            "tag": tag,
-            "fromdate": _eastern(since, round_up=False),
-            "todate": _eastern(until, round_up=True),
+            "tag": search.tag,
+            "fromdate": window.start.strftime(EASTERN_FORMAT),
+            "todate": window.end.strftime(EASTERN_FORMAT),
         }
         return _json(self._request("GET", "/messages/outbound", params=params), "outbound search")
 
@@ -213,6 +234,21 @@ class PostmarkProvider:
         if response.status_code != 200:
             raise status_error(response)
         return response
+
+
+class _Search:
+    """One search's records by Postmark MessageID (split windows share their edge second, and
+    paging newest first while messages arrive repeats some), and the first reason it is partial."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.records: dict[str, AcceptedRecord] = {}
+        self.problem: str | None = None
+        self.requests = 0
+
+    def add(self, messages: Iterable[Mapping[str, Any]]) -> None:
+        for item in messages:
+            self.records.setdefault(str(item.get("MessageID")), _record(item))
 
 
 # -- mapping failures (the one place where foreign errors become ours) ---------------------------

@@ -31,7 +31,7 @@ from ..errors import (
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
-from .base import AcceptedRecord
+from .base import SearchResult
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -246,7 +246,7 @@ class SmtpProvider:
         self._conn = None
 
     # -- the rest of the interface ---------------------------------------------------------
-    def search_accepted(self, tag: str, since: datetime, until: datetime) -> Iterable[AcceptedRecord] | None:
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult | None:
         return None  # SMTP cannot list what it accepted
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]:

@@ -23,7 +23,7 @@ from ..providers.base import Provider, create_provider
 from ..store import events, ledger, subscribers
 from ..store.ledger import SendRecord
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
-from .reconcile import ReconcileReport, reconcile
+from .reconcile import DEFAULT_MARGIN_SECONDS, ReconcileReport, reconcile
 from .signing import OUTBOX_DEV_SECRET, signing_secret
 
 DEFAULT_GRACE_SECONDS = 30.0
@@ -183,8 +183,9 @@ def execute_send(
         with providers.borrowed() as probe:
             # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
             grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
+            margin = _setting(options, "reconcile_margin_seconds", DEFAULT_MARGIN_SECONDS)
             batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
-            reports = [reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)]
+            reports = [reconcile(conn, send, probe, grace_seconds=grace, margin_seconds=margin, sleep=clock.sleep)]
         on_start(ledger.counts(conn, send)["pending"])
         dispatcher = Dispatcher(
             conn, send, personalizer, providers,
@@ -194,7 +195,7 @@ def execute_send(
         )
         stats = dispatcher.run(request.limit)
         if not stats.interrupted and stats.stopped_by is None:
-            reports += _settle_in_doubt(conn, send, providers, dispatcher, grace, clock, request.limit, on_note)
+            reports += _settle_in_doubt(conn, send, providers, dispatcher, (grace, margin), clock, request.limit, on_note)
         ledger.mark_completed_if_done(conn, send)
         counts = ledger.counts(conn, send)
         return SendReport(
@@ -206,22 +207,29 @@ def execute_send(
         ledger.release_lock(conn, issue.slug)
 
 
-def _settle_in_doubt(conn, send, providers: ProviderPool, dispatcher, grace, clock, limit, on_note) -> list[ReconcileReport]:
+def _settle_in_doubt(conn, send, providers: ProviderPool, dispatcher, windows, clock, limit, on_note) -> list[ReconcileReport]:
     """After dispatching: ask about this run's in-doubt rows once their grace period is over,
-    and send the ones the provider does not have (bounded wait)."""
+    and send the ones the provider does not have (bounded wait). ``windows``: (grace, margin)."""
+    grace, margin = windows
     reports: list[ReconcileReport] = []
     if limit is not None or not ledger.counts(conn, send)["unknown"]:
         return reports
     with providers.borrowed() as probe:
-        report = reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep)
+        report = reconcile(conn, send, probe, grace_seconds=grace, margin_seconds=margin, sleep=clock.sleep)
         reports.append(report)
         if report.still_unknown and 0 < report.waiting <= MAX_FINAL_WAIT_SECONDS:
             on_note(f"waiting {report.waiting:.0f} s before asking {probe.name} about {report.still_unknown} in-doubt recipient(s)")
             clock.sleep(report.waiting)
-            reports.append(reconcile(conn, send, probe, grace_seconds=grace, sleep=clock.sleep))
+            reports.append(reconcile(conn, send, probe, grace_seconds=grace, margin_seconds=margin, sleep=clock.sleep))
     if ledger.counts(conn, send)["pending"]:
         dispatcher.run(None)
     return reports
+
+
+def _setting(options, key: str, default: float) -> float:
+    """A SEND_OPTIONS number from [providers.<name>]; not set (absent or None) = the default."""
+    value = options.get(key)
+    return default if value is None else float(value)
 
 
 def _snapshot(conn, plan: SendPlan) -> SendRecord:

@@ -10,6 +10,7 @@ In tests::
 Standalone (benchmarks, end-to-end tests in another process), from the repository root::
 
     python -m tests.fakes.postmark --port 0 --latency-ms 50 [--fault-rate-429 0.05 ...] [--light]
+        [--clock-offset-s 300] [--ambiguous-fold 1]
 
 prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. Admin endpoints
 (no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts),
@@ -27,7 +28,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import getaddresses
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -62,15 +63,18 @@ def eastern_iso(when: datetime) -> str:
     return when.astimezone(EASTERN).isoformat()
 
 
-def parse_eastern(text: str) -> datetime:
-    """``2026-11-03T09:30:00`` or ``2026-11-03``, read as US Eastern wall time."""
+def parse_eastern(text: str, fold: int = 0) -> datetime:
+    """``2026-11-03T09:30:00`` or ``2026-11-03``, read as US Eastern wall time (the API's
+    documented zone). Postmark does not say which reading it takes of a wall time in the repeated
+    autumn hour: ``fold`` picks it (0 the first, EDT; 1 the second, EST), so tests can try both."""
     fmt = "%Y-%m-%dT%H:%M:%S" if "T" in text else "%Y-%m-%d"
-    return datetime.strptime(text, fmt).replace(tzinfo=EASTERN)
+    return datetime.strptime(text, fmt).replace(tzinfo=EASTERN, fold=fold)
 
 
-def date_arg(request: Request, name: str) -> datetime | None:
+def date_arg(request: Request, name: str, fold: int = 0) -> datetime | None:
     value = request.arg(name)
-    return parse_eastern(value) if value else None
+    # As UTC: comparing across zones at an ambiguous wall time is subtle (PEP 495); UTC is not.
+    return parse_eastern(value, fold).astimezone(timezone.utc) if value else None
 
 
 def arg_any_case(request: Request, name: str) -> str | None:
@@ -105,6 +109,10 @@ class FakePostmark(FakeServer):
         self.token = token
         self.light = light
         self.clock = clock
+        # How far this server's clock is off from the tests' (timedelta(minutes=5): five minutes
+        # ahead); it stamps ReceivedAt and SubmittedAt. Adjustable while the server runs.
+        self.clock_offset = timedelta(0)
+        self.ambiguous_fold = 0  # how fromdate/todate in the repeated autumn hour are read (0 or 1)
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first
         self.per_recipient: Counter[str] = Counter()
         self.suppressed: dict[str, dict[str, dict[str, Any]]] = {}  # stream -> email -> entry
@@ -120,6 +128,10 @@ class FakePostmark(FakeServer):
         self.route("POST", "/_fake/script", self._admin_script)
 
     # -- test helpers ----------------------------------------------------------------------
+    def now(self) -> datetime:
+        """This server's time: the injected clock, off by ``clock_offset``."""
+        return self.clock() + self.clock_offset
+
     def suppress(
         self,
         email: str,
@@ -132,7 +144,7 @@ class FakePostmark(FakeServer):
             "EmailAddress": email,
             "SuppressionReason": reason,
             "Origin": origin,
-            "CreatedAt": eastern_iso(created_at or self.clock()),
+            "CreatedAt": eastern_iso(created_at or self.now()),
         }
         with self._store_lock:
             self.suppressed.setdefault(stream, {})[email.lower()] = entry
@@ -196,10 +208,10 @@ class FakePostmark(FakeServer):
         inactive = self._inactive(stream, recipients(item))
         if inactive:
             return {"ErrorCode": 406, "Message": inactive_message(inactive)}
-        stored = {"MessageID": str(uuid.uuid4())} if dry_run else self._store(item, self.clock())
+        stored = {"MessageID": str(uuid.uuid4())} if dry_run else self._store(item, self.now())
         return {
             "To": item["To"],
-            "SubmittedAt": eastern_iso(self.clock()),
+            "SubmittedAt": eastern_iso(stored.get("ReceivedAt") or self.now()),
             "MessageID": stored["MessageID"],
             "ErrorCode": 0,
             "Message": "OK",
@@ -245,7 +257,8 @@ class FakePostmark(FakeServer):
 
     def _filter(self, request: Request) -> list[dict[str, Any]]:
         tag, recipient = request.arg("tag"), (request.arg("recipient") or "").lower()
-        since, until = date_arg(request, "fromdate"), date_arg(request, "todate")
+        fold = self.ambiguous_fold
+        since, until = date_arg(request, "fromdate", fold), date_arg(request, "todate", fold)
         stream = request.arg("messagestream")
         with self._store_lock:
             snapshot = list(self.messages)
@@ -383,9 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--light", action="store_true", help="store only To/MessageID/Tag/Metadata (benchmarks)")
     parser.add_argument("--dump-cap", type=int, default=DUMP_CAP, help="entries per suppression dump answer")
+    parser.add_argument("--clock-offset-s", type=float, default=0.0, help="this server's clock ahead (+) or behind (-), seconds")
+    parser.add_argument("--ambiguous-fold", type=int, choices=(0, 1), default=0, help="read the repeated autumn hour as EDT (0) or EST (1)")
     args = parser.parse_args(argv)
     fake = FakePostmark(token=args.token, port=args.port, latency=args.latency_ms / 1000, light=args.light)
     fake.dump_cap = args.dump_cap
+    fake.clock_offset, fake.ambiguous_fold = timedelta(seconds=args.clock_offset_s), args.ambiguous_fold
     fake.random_faults(
         RandomFaults(
             rate_429=args.fault_rate_429,
