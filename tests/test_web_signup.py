@@ -238,3 +238,25 @@ def test_the_form_works_without_javascript_and_fits_375_px(settings):
     assert int(attrs["scroll-width"]) <= 375, attrs
     assert attrs["scripts"] == "0" and attrs["after-submit"] == "Check your inbox", attrs
     assert subscribers.get(db(settings), "browser@example.com").status == "pending"
+
+
+def test_through_postmark_the_confirmation_goes_on_the_transactional_stream(settings):
+    """Postmark keeps one-to-one email apart from newsletters: the confirmation must not use the
+    Broadcast stream the issues go on."""
+    from fakes.postmark import FakePostmark
+
+    token = "signup-test-token"
+    with FakePostmark(token=token) as fake:
+        table = {"base_url": fake.url, "message_stream": "broadcast", "timeout": [2, 5]}
+        on_postmark = dataclasses.replace(settings, provider="postmark", providers={"postmark": table})
+        env = {"POSTMARK_SERVER_TOKEN": token, "NEWSLETTER_SECRET": "a-test-secret"}
+        with serving(create_app(on_postmark, env=env, clock=Clock())) as base:
+            assert sign_up(base, "stream.reader@example.com").status_code == 200
+            pause = threading.Event()
+            for _ in range(2000):  # the confirmation is sent after the answer: wait for it to arrive
+                if fake.messages:
+                    break
+                pause.wait(0.01)
+        (sent,) = fake.messages
+        assert sent["Recipients"] == ["stream.reader@example.com"]
+        assert sent["MessageStream"] == "outbound"

@@ -74,6 +74,7 @@ class PostmarkProvider:
     options = (
         Option("base_url", "url", "https://api.postmarkapp.com", "the API's address (tests point it at a local fake)"),
         Option("message_stream", "string", "broadcast", "the message stream: newsletters must use a Broadcast stream"),
+        Option("transactional_stream", "string", "outbound", "the stream for one-to-one emails such as sign-up confirmations (Postmark's default Transactional stream is 'outbound')"),
         Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request", min=1, max=MAX_BATCH),
         Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
         Option("suppression_dump_cap", "integer", DUMP_CAP, "entries one suppression dump answer may hold (a full answer is split and asked again)", min=2),

@@ -20,6 +20,7 @@ from ..config import Settings
 from ..errors import SendError
 from ..models import CompiledIssue, Finding, Recipient, SendResult
 from ..providers.base import Provider, create_provider
+from ..providers.base import provider_options as declared_options
 from ..store import events, ledger, subscribers
 from ..store.ledger import SendRecord
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
@@ -259,8 +260,14 @@ def _retry_policy(options: Mapping) -> RetryPolicy:
     )
 
 
-def provider_factory(name: str, settings: Settings, env: Mapping[str, str]) -> Callable[[], Provider]:
+def provider_factory(name: str, settings: Settings, env: Mapping[str, str], *, transactional: bool = False) -> Callable[[], Provider]:
+    """Builds the adapter; ``transactional`` for one-to-one emails (sign-up confirmations), which
+    providers with separate streams send on their transactional one, never with the newsletter."""
     options = dict(settings.provider_options(name))
+    if transactional:
+        declared = {option.key: option.default for option in declared_options(name)}
+        if "transactional_stream" in declared:
+            options["message_stream"] = options.get("transactional_stream", declared["transactional_stream"])
     if name == "outbox":
         options.setdefault("directory", settings.outbox_dir)
     return lambda: create_provider(name, options, env)

@@ -73,8 +73,9 @@ def confirmation_message(settings: Settings, sub: Subscriber, link: str) -> Outg
 
 
 def send_confirmation(settings: Settings, env: Mapping[str, str], message: OutgoingMessage) -> None:
-    """Through the configured provider, like an issue; a refusal is a ProviderError."""
-    provider = provider_factory(settings.provider, settings, env)()
+    """Through the configured provider, on its transactional stream where it has one; a refusal
+    is a ProviderError."""
+    provider = provider_factory(settings.provider, settings, env, transactional=True)()
     try:
         (result,) = provider.send([message])
     finally:
