@@ -249,7 +249,9 @@ def test_ctrl_c_while_planning_sends_nothing(e2e_project: Path) -> None:
     bin_dir = e2e_project / "bin"
     bin_dir.mkdir()
     stand_in = bin_dir / "spamassassin"
-    stand_in.write_text(f"#!/bin/sh\ntouch '{started}'\nexec cat > /dev/null\n")  # stdin stays open: blocks
+    # Never finishes on its own: the check writes the message and closes stdin, so a stand-in that
+    # read to end of input (as this one once did) let planning go on and the send beat the Ctrl-C.
+    stand_in.write_text(f"#!/bin/sh\ntouch '{started}'\nexec sleep 3600\n")
     stand_in.chmod(0o755)
     set_checks(e2e_project, "spamassassin = true")
     with FakePostmark(token=TOKEN) as fake:

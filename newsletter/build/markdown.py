@@ -19,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from ..models import Reference
 from .markdown_context import MarkdownContext, Theme, image_alt
 from .markdown_html import CONTENT_WIDTH, HtmlWriter
 from .markdown_text import WIDTH, TextWriter, wrap_text
-from ..models import Reference
 
 __all__ = ["CONTENT_WIDTH", "WIDTH", "Theme", "RenderedBody", "render_body", "wrap_text", "parser", "URL_RE"]
 

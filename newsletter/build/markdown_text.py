@@ -100,7 +100,7 @@ class TextWriter:
             # The first cell leads the row; the others are shown as "header: cell" under it.
             lead = f"{header[0]}: {r[0]}" if header[0].strip() else r[0]
             lines.append(_wrap(lead, "- ", "  "))
-            for name, cell in zip(header[1:], r[1:]):
+            for name, cell in zip(header[1:], r[1:], strict=False):
                 lines.append(_wrap(f"{name}: {cell}" if name.strip() else cell, "  ", "    "))
         return "\n".join(lines) + "\n"
 

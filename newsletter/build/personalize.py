@@ -15,8 +15,8 @@ from html import escape
 
 from ..config import Settings
 from ..errors import NewsletterError
-from .issue import slugify
 from ..models import CompiledIssue, OutgoingMessage, Recipient
+from .issue import slugify
 
 TOKEN_VERSION = "1"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..config import Settings
 from ..files import atomic_write
-from .issue import load_issue
 from ..mime import to_bytes
 from ..models import CompiledIssue, OutgoingMessage, Recipient
+from .issue import load_issue
 from .personalize import Personalizer
 from .render import render_issue
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import TemplateError, located
-from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 from ..models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Issue, MergeTemplate, Reference
+from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
