@@ -26,6 +26,7 @@ import base64
 import re
 from dataclasses import dataclass
 from email.utils import formataddr
+from functools import lru_cache
 
 MAX_NAME = 100  # characters; as web/signup.py
 # Separators between words: one space each (runs collapse).
@@ -86,13 +87,21 @@ def envelope_address(email: str) -> str:
         raise RecipientProblem(f"{email!r} is not an email address")
     if domain.isascii():
         return email
+    ascii_domain = _a_labels(domain)
+    if ascii_domain.startswith("!"):
+        raise RecipientProblem(f"the domain of {email!r} cannot be written in IDNA ({ascii_domain[1:]})")
+    return f"{local}@{ascii_domain}"
+
+
+@lru_cache(maxsize=1024)  # a list repeats a few domains; IDNA costs ~15 us a call
+def _a_labels(domain: str) -> str:
+    """The domain in A-labels, or ``!`` and the reason it has none."""
     import idna  # email-validator's own dependency; only internationalized domains need it
 
     try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        return idna.encode(domain, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as err:
-        raise RecipientProblem(f"the domain of {email!r} cannot be written in IDNA ({err})") from None
-    return f"{local}@{ascii_domain}"
+        return f"!{err}"
 
 
 def display_name(name: str) -> str:

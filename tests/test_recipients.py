@@ -228,3 +228,8 @@ def test_a_message_that_cannot_be_built_is_rejected_alone(adapter: str, tmp_path
 def test_the_sample_bytes_of_an_ordinary_message_are_unchanged_ascii() -> None:
     data = to_bytes(make_batch(1)[0])
     assert data.split(b"\r\n\r\n")[0].isascii() and b"To: reader1@example.org\r\n" in data
+
+
+def test_a_domain_with_no_idna_form_is_refused_with_a_reason() -> None:
+    with pytest.raises(RecipientProblem, match="cannot be written in IDNA"):
+        mailbox("Ann", "ann@bü..example")
