@@ -233,3 +233,17 @@ def test_the_sample_bytes_of_an_ordinary_message_are_unchanged_ascii() -> None:
 def test_a_domain_with_no_idna_form_is_refused_with_a_reason() -> None:
     with pytest.raises(RecipientProblem, match="cannot be written in IDNA"):
         mailbox("Ann", "ann@bü..example")
+
+
+def test_postmark_never_posts_a_message_it_cannot_carry_and_keeps_the_results_in_order() -> None:
+    batch = make_batch(3)
+    box = mailbox("Zoë", "zoë@bücher.example")
+    batch[1] = dataclasses.replace(batch[1], to=box.header, to_address=box.address)
+    with FakePostmark(token=TOKEN) as fake:
+        provider = create_provider("postmark", {"base_url": fake.url}, {"POSTMARK_SERVER_TOKEN": TOKEN})
+        try:
+            results = provider.send(batch)
+        finally:
+            provider.close()
+        assert [r.status for r in results] == ["accepted", "rejected", "accepted"] and results[1].code == "smtputf8"
+        assert [m["To"] for m in fake.messages] == [batch[0].to, batch[2].to]
