@@ -96,6 +96,10 @@ class ProviderDeliveryUnknown(ProviderError):
     """The request may have been accepted (timeout after sending, dropped connection): never
     resend blindly."""
 
+    # How many of the messages after ``partial_results`` may have gone out (None: all of them);
+    # the ones after those were provably never sent (SMTP: their MAIL FROM never began).
+    in_doubt: int | None = None
+
 
 class ProviderRequestError(ProviderError):
     """The provider refused the whole request as invalid (HTTP 4xx other than auth/rate):

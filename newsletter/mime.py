@@ -14,17 +14,22 @@ from email.utils import format_datetime
 
 from . import clock
 from .models import OutgoingMessage
+from .recipients import fold
 
 # Header lines unfolded up to RFC 5322's 998-octet limit: a folded List-Unsubscribe breaks some
 # DKIM signers, and the email package would otherwise RFC 2047-encode a long mailto URI.
 # Bodies are quoted-printable (76-column lines) either way.
 WIRE = SMTP.clone(max_line_length=998)
+# A non-ASCII address (SMTPUTF8) goes in the header as UTF-8 (RFC 6532); everything else is ASCII.
+WIRE_UTF8 = WIRE.clone(utf8=True)
 
 
 def build_mime(msg: OutgoingMessage, when: datetime | None = None) -> EmailMessage:
     mime = EmailMessage(policy=SMTP)  # bodies are encoded now, at 76 columns
     mime["From"] = msg.from_
-    mime["To"] = msg.to
+    # As recipients.py wrote it (encoded words, folded): parsing it again would decode an encoded
+    # word a display name only looks like (``=?utf-8?b?DQo=?=``) into a line break.
+    mime.set_raw("To", fold("To", msg.to))
     if msg.reply_to:
         mime["Reply-To"] = msg.reply_to
     mime["Subject"] = msg.subject
@@ -39,4 +44,4 @@ def build_mime(msg: OutgoingMessage, when: datetime | None = None) -> EmailMessa
 
 def to_bytes(msg: OutgoingMessage, when: datetime | None = None) -> bytes:
     """The message as it goes on the wire (CRLF line endings)."""
-    return build_mime(msg, when).as_bytes(policy=WIRE)
+    return build_mime(msg, when).as_bytes(policy=WIRE if msg.to.isascii() else WIRE_UTF8)

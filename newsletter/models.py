@@ -105,6 +105,17 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()  # List-Unsubscribe, List-Id, ...
     tag: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
+    # The envelope address (recipients.py: domain in IDNA A-labels); "" = the address in ``to``.
+    # ``to`` is the header's one-line value: ASCII unless this local part is not (SMTPUTF8).
+    to_address: str = ""
+
+    @property
+    def rcpt(self) -> str:
+        if self.to_address:
+            return self.to_address
+        from email.utils import parseaddr
+
+        return parseaddr(self.to)[1] or self.to
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import base64
 import hmac
-import re
 from dataclasses import dataclass
-from email.utils import formataddr
 from html import escape
 
 from ..config import Settings
 from ..errors import NewsletterError
 from ..models import CompiledIssue, OutgoingMessage, Recipient
+from ..recipients import RecipientProblem, clean_name, mailbox
 from .issue import slugify
 
 TOKEN_VERSION = "1"
 
 
 class PersonalizeError(NewsletterError):
-    """One recipient's message cannot be built (e.g. a header value with CR/LF)."""
+    """One recipient's message cannot be built (a value ``recipients.py`` refuses, or a header
+    value with CR/LF): that recipient is rejected, the run goes on."""
 
 
 UNSUBSCRIBE = "unsub"
@@ -102,15 +102,20 @@ class Personalizer:
         token = sign_token(self.secret, recipient.subscriber_id)
         unsubscribe_url = self._unsub_base + token + self._issue_query
         preferences_url = self._prefs_base + sign_token(self.secret, recipient.subscriber_id, PREFERENCES) + self._issue_query
-        first_name = recipient.first_name.strip() or self._fallback
+        try:  # recipients.py decides what a name and an address may be, for import and send alike
+            name = clean_name(recipient.first_name)
+            to = mailbox(name, recipient.email)
+        except RecipientProblem as err:
+            raise PersonalizeError(f"{recipient.email}: {err.reason}", hint="Fix the subscriber's values (subscribers import) and run the send again.") from None
+        first_name = name or self._fallback
         # Tokens are [0-9a-z._-] and slugs [a-z0-9-] only, so the URLs need no HTML escaping or %-quoting.
         links = {"unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
         html = self._html.fill({"first_name": _html_value(first_name), "webview_url": self._webview_html, **links})
         text = self._text.fill({"first_name": first_name, "webview_url": self._webview, **links})
-        to = _to_header(recipient.first_name.strip(), recipient.email)
         return OutgoingMessage(
             subscriber_id=recipient.subscriber_id,
-            to=to,
+            to=to.header,
+            to_address=to.address,
             from_=self._from,
             subject=self._subject,
             html=html,
@@ -138,22 +143,6 @@ def _html_value(value: str) -> str:
     """Escaped, and ASCII like the compiled HTML (non-ASCII as character references)."""
     value = escape(value)
     return value if value.isascii() else value.encode("ascii", "xmlcharrefreplace").decode("ascii")
-
-
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+")
-
-
-def _to_header(name: str, address: str) -> str:
-    """``Name <address>``; the email package's formataddr only where quoting or encoding is needed
-    (it is the slow part of a message, and most names are plain)."""
-    if not name:
-        value = address
-    elif _PLAIN_NAME.fullmatch(name):
-        value = f"{name} <{address}>"
-    else:
-        value = formataddr((name, address))
-    _refuse_newlines("To", value)
-    return value
 
 
 def _header_safe(value: str) -> str:

@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .. import clock
 from ..errors import SubscriberError
+from ..recipients import RecipientProblem, clean_name
 from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
 from .writer import write_rejected
@@ -282,6 +283,10 @@ def _row(line: int, values: dict[str, str], seen: dict[str, str | None]) -> Inco
     first, last = values.get("first_name", ""), values.get("last_name", "")
     if not (first or last) and "name" in values:
         first, _, last = values["name"].partition(" ")
+    try:  # recipients.py: the rules every message follows (separators -> spaces; controls, length refused)
+        first = clean_name(first)
+    except RecipientProblem as err:
+        return Rejected(line, err.reason, ())
     return Incoming(
         line=line,
         email=address.email,

@@ -58,13 +58,17 @@ class OutboxProvider:
 
     @staticmethod
     def file_name(msg: OutgoingMessage) -> str:
-        address = parseaddr(msg.to)[1] or msg.to
-        return f"{msg.subscriber_id}-{safe_name(address)}.eml"
+        return f"{msg.subscriber_id}-{safe_name(msg.rcpt)}.eml"
 
     def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
         results = []
         for msg in batch:
-            self._write(self.folder(msg.tag) / self.file_name(msg), to_bytes(msg))
+            try:
+                data = to_bytes(msg)
+            except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was written
+                results.append(SendResult("rejected", code="invalid-message", detail=f"{msg.rcpt}: the message cannot be built: {err}"))
+                continue
+            self._write(self.folder(msg.tag) / self.file_name(msg), data)
             results.append(SendResult("accepted", provider_message_id=msg.message_id))
         return results
 

@@ -97,11 +97,41 @@ class PostmarkProvider:
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
-        if not batch:
-            return []
-        body = encode_json([self._message(msg) for msg in batch])
-        response = self._request("POST", "/email/batch", data=body)
-        return _batch_results(response, len(batch))
+        """A message Postmark cannot carry is a rejected result and is never posted; the others
+        go in requests of consecutive messages, so a failed request applies to its own messages
+        and the ones after it, never to one already settled (``partial_results``)."""
+        results: list[SendResult] = []
+        run: list[bytes] = []
+        for msg in batch:
+            encoded = self._encoded(msg)
+            if isinstance(encoded, bytes):
+                run.append(encoded)
+                continue
+            self._post(run, results)
+            results.append(encoded)
+        self._post(run, results)
+        return results
+
+    def _encoded(self, msg: OutgoingMessage) -> bytes | SendResult:
+        rcpt = msg.rcpt
+        if not rcpt.rpartition("@")[0].isascii():
+            return SendResult("rejected", code="smtputf8", detail=f"{rcpt}: Postmark documents no support for non-ASCII local parts (SMTPUTF8); not sent")
+        try:
+            return encode_json(self._message(msg))
+        except (TypeError, ValueError) as err:  # orjson refuses e.g. a lone surrogate: this message only
+            return SendResult("rejected", code="invalid-message", detail=f"{rcpt}: cannot be encoded as JSON: {err}")
+
+    def _post(self, run: list[bytes], results: list[SendResult]) -> None:
+        """POST the messages encoded so far (if any) as one batch; their results join ``results``."""
+        if not run:
+            return
+        try:
+            response = self._request("POST", "/email/batch", data=b"[" + b",".join(run) + b"]")
+            results += _batch_results(response, len(run))
+        except ProviderError as err:
+            err.partial_results = tuple(results)
+            raise
+        run.clear()
 
     def _message(self, msg: OutgoingMessage) -> dict[str, Any]:
         headers = [{"Name": name, "Value": value} for name, value in msg.headers]

@@ -4,6 +4,10 @@ company server, a local MTA).
 ``[providers.smtp]`` settings: see ``SmtpProvider.options``. Credentials only from the
 environment: ``SMTP_USERNAME`` / ``SMTP_PASSWORD`` (no login when unset).
 
+A non-ASCII local part (``recipients.py`` has already put the domain in IDNA form) is sent
+with SMTPUTF8 when the relay offers it (RFC 6531; the header then carries it as UTF-8, RFC 6532)
+and is a rejected result otherwise.
+
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
 and reopened once if the server hung up before a message's DATA). A batch is sent one message
 at a time, so a failure part-way raises with ``partial_results`` for the messages before it.
@@ -94,12 +98,17 @@ class SmtpProvider:
         return results
 
     def _send_one(self, msg: OutgoingMessage) -> SendResult:
-        sender, rcpt = parseaddr(msg.from_)[1], parseaddr(msg.to)[1]
-        if not sender.isascii() or not rcpt.isascii():
-            return _non_ascii(sender, rcpt, self.where)
-        data = to_bytes(msg)
+        sender, rcpt = parseaddr(msg.from_)[1], msg.rcpt
+        if not sender.isascii():
+            raise ProviderRequestError(f"{self.where}: sender address {sender!r} is not ASCII (SMTPUTF8 is not used for the sender)")
+        try:
+            data = to_bytes(msg)
+        except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was sent
+            return SendResult("rejected", code="invalid-message", detail=f"{rcpt}: the message cannot be built: {err}")
         for attempt in (1, 2):
             conn = self._connection()
+            if not rcpt.isascii() and not conn.has_extn("smtputf8"):
+                return SendResult("rejected", code="smtputf8", detail=f"{rcpt}: a non-ASCII address needs SMTPUTF8, which {self.host} does not offer")
             try:
                 return self._transaction(conn, sender, rcpt, data, msg)
             except _Disconnected as err:
@@ -113,7 +122,7 @@ class SmtpProvider:
 
     def _transaction(self, conn: smtplib.SMTP, sender: str, rcpt: str, data: bytes, msg: OutgoingMessage) -> SendResult:
         try:
-            code, reply = conn.mail(sender)
+            code, reply = conn.mail(sender, ["SMTPUTF8"] if not rcpt.isascii() else [])
             if code != 250:
                 return self._refused("MAIL FROM", code, reply, rcpt)
             code, reply = conn.rcpt(rcpt)
@@ -124,14 +133,21 @@ class SmtpProvider:
                 return self._refused("DATA", code, reply, rcpt)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             raise _Disconnected() from err
+        except (smtplib.SMTPException, UnicodeError, ValueError) as err:  # this message's envelope: DATA never began
+            self._reset()
+            return SendResult("rejected", code="invalid-envelope", detail=f"{rcpt}: {err}")
+        finally:
+            conn.command_encoding = "ascii"  # MAIL FROM ... SMTPUTF8 switched it for this transaction only
         # From here the server may accept the message even if we never see its answer.
         try:
             code, reply = _transfer(conn, data)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             self._drop()
-            raise ProviderDeliveryUnknown(
+            unknown = ProviderDeliveryUnknown(
                 f"{self.where}: no answer after the message for {rcpt} was sent: {err}", hint=IN_DOUBT_HINT
-            ) from err
+            )
+            unknown.in_doubt = 1  # this message only: the batch's later ones were never begun
+            raise unknown from err
         if code == 250:
             return SendResult("accepted", provider_message_id=msg.message_id)
         return self._refused("end of DATA", code, reply, rcpt)
@@ -268,12 +284,6 @@ def _transfer(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
         payload += b"\r\n"
     conn.send(payload + b".\r\n")
     return conn.getreply()
-
-
-def _non_ascii(sender: str, rcpt: str, where: str) -> SendResult:
-    if not sender.isascii():
-        raise ProviderRequestError(f"{where}: sender address {sender!r} is not ASCII (SMTPUTF8 is not used)")
-    return SendResult("rejected", code="553", detail=f"{rcpt}: non-ASCII address (SMTPUTF8 is not used)")
 
 
 def _text(reply: bytes | str) -> str:

@@ -239,7 +239,7 @@ class Dispatcher:
                 messages.append(self.personalizer.message(r.recipient))
                 sendable.append(r)
             except PersonalizeError as err:
-                refused.append((r.id, "rejected", SendResult("rejected", code="invalid-header", detail=err.message), None))
+                refused.append((r.id, "rejected", SendResult("rejected", code="invalid-recipient", detail=err.message), None))
         if refused:
             ledger.record_results(self.conn, refused)
             self.stats.rejected += len(refused)
@@ -274,11 +274,17 @@ class Dispatcher:
                 if result.suppress and self.on_suppress:
                     self.on_suppress(row.subscriber_id, result)
         rest = rows[done:]
+        unsent: list[Delivery] = []
         if out.unknown is not None:
+            # Only the messages the adapter says may have gone are in doubt; the rest never left.
+            in_doubt = len(rest) if out.unknown.in_doubt is None else min(out.unknown.in_doubt, len(rest))
+            rest, unsent = rest[:in_doubt], rest[in_doubt:]
             outcomes += [(r.id, "unknown", None, out.unknown.message) for r in rest]
             self.stats.unknown += len(rest)
         if outcomes:
             ledger.record_results(self.conn, outcomes)
+        if unsent:
+            self._requeue(unsent, f"not sent: the message before it was left in doubt ({out.unknown.message})")
         failure = out.fatal or out.gave_up
         if failure is not None and rest and out.unknown is None:
             self._requeue(rest, failure.message)

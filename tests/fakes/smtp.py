@@ -8,6 +8,7 @@
         smtp.script("MAIL", "drop")                   # hang up at MAIL FROM (nothing was sent)
         ...
         smtp.received                                 # [(rcpt_tos, content bytes)]
+        FakeSmtp(smtputf8=True)                       # offers SMTPUTF8 (non-ASCII addresses)
 
 Script entries are used by the next command of that kind, in order.
 """
@@ -94,11 +95,12 @@ class ScriptedHandler:
 
 
 class FakeSmtp:
-    def __init__(self, username: str | None = None, password: str | None = None) -> None:
+    def __init__(self, username: str | None = None, password: str | None = None, *, smtputf8: bool = False) -> None:
         self.handler = ScriptedHandler()
         self.port = free_port()
         self.username, self.password = username, password
         kwargs: dict[str, Any] = {"timeout": 300}  # idle clients: hang_up() closes them when a test wants
+        kwargs["enable_SMTPUTF8"] = smtputf8  # advertise SMTPUTF8 (RFC 6531) in the EHLO answer
         if username:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=5, **kwargs)
