@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import textwrap
 from pathlib import Path
 
@@ -13,6 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 # SpamAssassin takes one to three seconds a message: only the tests about it switch it on.
 SPAMASSASSIN_OFF = "spamassassin = false"
 CHECKS_TABLE_RE = re.compile(r"^\[checks\]\n(?:(?!\[).*\n?)*", re.M)  # up to the next table
+
+# A shell starts a background job with SIGINT ignored, and exec keeps a signal ignored: the
+# commands the Ctrl-C tests start would never see one. A handler here is reset to the default
+# in every child, where Python turns SIGINT into KeyboardInterrupt as at a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
