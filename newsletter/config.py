@@ -30,6 +30,7 @@ class Brand:
     logo_url: str
     logo_alt: str
     logo_width: int
+    logo_dark_url: str | None
     primary_color: str
     text_color: str
     background_color: str
@@ -62,6 +63,7 @@ class Settings:
     disclaimer: str
     why_received: str
     first_name_fallback: str
+    greeting: bool
     cta_label: str
     cta_url: str
     unsubscribe_mailto: str
@@ -110,6 +112,7 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("logo_url", "https_url", REQUIRED, "the logo image at the top of every email"),
         Option("logo_alt", "string", REQUIRED, "the logo's alt text"),
         Option("logo_width", "integer", 160, "the logo's width in pixels", min=1, max=600),
+        Option("logo_dark_url", "https_url", None, "a logo for dark mode (light on dark), same size (default: the logo)"),
         Option("primary_color", "colour", "#2f5d50", "headings, buttons and the header bar"),
         Option("text_color", "colour", "#1f2933", "body text"),
         Option("background_color", "colour", "#f4f1ea", "the page behind the email's column"),
@@ -119,6 +122,7 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("disclaimer", "string", REQUIRED, "shown in both parts of every email"),
         Option("why_received", "string", REQUIRED, "why the reader gets this email, in the footer"),
         Option("first_name_fallback", "string", "there", "the {{ first_name }} of a subscriber without one"),
+        Option("greeting", "boolean", True, "start every email with 'Hi {{ first_name }},' (false: no greeting)"),
     ),
     "cta": (
         Option("label", "string", REQUIRED, "the call to action at the end of every issue"),
@@ -335,6 +339,7 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         disclaimer=v["content"]["disclaimer"].strip(),
         why_received=v["content"]["why_received"].strip(),
         first_name_fallback=v["content"]["first_name_fallback"],
+        greeting=v["content"]["greeting"],
         cta_label=v["cta"]["label"],
         cta_url=v["cta"]["url"],
         unsubscribe_mailto=v["unsubscribe"]["mailto"],

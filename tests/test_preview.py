@@ -117,7 +117,7 @@ def test_template_and_config_changes_reload(project, server):
     events = EventStream(server)
     try:
         events.next()
-        edit(project / "templates/partials/footer.mjml.j2", "View this issue in your browser", "Read this issue on the web")
+        edit(project / "templates/partials/footer.mjml.j2", "View in browser", "Read this issue on the web")
         assert events.next()[0] == "reload"
         assert "Read this issue on the web" in get(server, "/email.html")[2]
         edit(project / "newsletter.toml", 'from_name = "Kairos Wellness Collective"', 'from_name = "Kairos Research"')

@@ -52,7 +52,7 @@ def test_archive_command_writes_index_issue_and_feed_without_personal_data(sent,
     assert "Two phase 3 trials" in index  # the preheader
     assert "Hi there," in page and "References" in page and "https://doi.org/10.1038/s41591-021-01336-3" in page
     assert f'href="{sent.base_url}/subscribe"' in page and ">Subscribe</a>" in page and ">Unsubscribe</a>" not in page
-    assert "%%preferences_url%%" not in page and "Your preferences" not in page  # a web version names nobody
+    assert "%%preferences_url%%" not in page and "Manage preferences" not in page  # a web version names nobody
     assert "%%" not in page
 
     files = [p for p in out.rglob("*") if p.is_file()]

@@ -163,7 +163,7 @@ def test_the_footer_of_a_sent_email_links_to_the_preferences_page(project, setti
     html_part = message.get_body(("html",)).get_content()
     url = re.search(r"https://\S+/p/\S+", text).group(0)
     assert url == f"{settings.base_url}/p/{sign_token(SECRET, sub_id, PREFERENCES)}?issue={SLUG}"
-    assert f'href="{url}"' in html_part and "Your preferences</a>" in html_part
+    assert f'href="{url}"' in html_part and "Manage preferences</a>" in html_part
     with serving(create_app(settings)) as base:
         page = requests.get(base + url[len(settings.base_url):], timeout=30)
     assert page.status_code == 200 and "r***@example.org" in page.text

@@ -28,8 +28,10 @@ from .pages import render
 
 # The link the template points at the reader's unsubscribe URL (its text becomes "Subscribe").
 UNSUBSCRIBE_LINK = re.compile(r'(<a\b[^>]*href="%%unsubscribe_url%%"[^>]*>).*?(</a>)', re.S)
-# The footer's preferences link (and the separator before it): a web version names nobody.
-PREFERENCES_LINK = re.compile(r'\s*&middot;\s*<a\b[^>]*href="%%preferences_url%%"[^>]*>.*?</a>', re.S)
+# The footer's preferences link (its row, or the separator before it): a web version names nobody.
+PREFERENCES_LINK = re.compile(
+    r'\s*<div\b[^>]*>\s*<a\b[^>]*href="%%preferences_url%%"[^>]*>.*?</a>\s*</div>|\s*&middot;\s*<a\b[^>]*href="%%preferences_url%%"[^>]*>.*?</a>', re.S
+)
 BODY_RE = re.compile(r"(<body\b[^>]*>)(.*)</body>", re.S)
 
 
