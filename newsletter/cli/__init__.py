@@ -63,10 +63,16 @@ def out_console():
 
 
 def report_error(err: NewsletterError) -> None:
-    """Print one error in the house format: ``Error: <location>: <what>`` then ``Hint: ...``."""
-    sys.stderr.write(f"Error: {err.message}\n")
+    """Print one error in the house format: ``Error: <location>: <what>`` then ``Hint: ...``,
+    redacted of every configured secret (whatever raised it)."""
+    import os
+
+    from ..secrets import Redactor
+
+    redact = Redactor.from_env(os.environ)
+    sys.stderr.write(f"Error: {redact(err.message)}\n")
     if err.hint:
-        sys.stderr.write(f"Hint: {err.hint}\n")
+        sys.stderr.write(f"Hint: {redact(err.hint)}\n")
     sys.stderr.flush()
 
 

@@ -36,13 +36,15 @@ one worker thread at a time, so it may keep a connection (requests.Session, SMTP
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NewsletterError
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option, Problem, check_table
+from ..secrets import Redactor
 
 
 @dataclass(frozen=True)
@@ -150,4 +152,52 @@ def create_provider(name: str, options: Mapping[str, Any], env: Mapping[str, str
             "newsletter.toml: " + "; ".join(problem.text for problem in problems),
             hint=f"See README, Providers, for the [providers.{name}] settings.",
         )
-    return cls(values, env)
+    adapter = cls(values, env)
+    redact = Redactor.from_env(env)
+    return RedactedProvider(adapter, redact) if redact else adapter
+
+
+class RedactedProvider:
+    """An adapter whose every text is redacted of the configured secrets (secrets.py): the
+    detail of each result and the message and hint of each error, raised by any method. An
+    echoing server's error body reaches neither the ledger nor the screen with a token in it.
+    Every other attribute is the adapter's."""
+
+    def __init__(self, adapter: Provider, redact: Redactor) -> None:
+        self._adapter = adapter
+        self._redact = redact
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
+
+    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+        with self._redacting():
+            return [self._redact.result(r) for r in self._adapter.send(batch)]
+
+    def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
+        with self._redacting():
+            return self._adapter.suppressions(since)
+
+    def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult | None:
+        with self._redacting():
+            found = self._adapter.search_accepted(tag, since, until)
+        if found is not None and found.note:
+            found = replace(found, note=self._redact(found.note))
+        return found
+
+    def close(self) -> None:
+        with self._redacting():
+            self._adapter.close()
+
+    @contextmanager
+    def _redacting(self) -> Iterator[None]:
+        try:
+            yield
+        except NewsletterError as err:
+            self._redact.error(err)
+            raise
+        except Exception as err:  # a bug or an unmapped failure: its text may quote a secret too
+            text = repr(err)
+            if self._redact(text) != text:
+                raise RuntimeError(self._redact(text)) from None
+            raise

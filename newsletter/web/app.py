@@ -13,6 +13,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ..config import Settings
+from ..secrets import Redactor
+from ..secrets import install_log_redaction as redact_secrets_in_logs
 from ..send.signing import signing_secret
 from ..store.db import ping
 from . import archive, inbound, preferences, signup, unsubscribe, webhooks
@@ -24,6 +26,7 @@ def create_app(settings: Settings, env: Mapping[str, str] | None = None, *, cloc
     env = os.environ if env is None else env
     site = Site(settings=settings, env=env, secret=signing_secret(settings.provider, env), clock=clock, include_drafts=include_drafts)
     install_log_redaction()
+    redact_secrets_in_logs(Redactor.from_env(env))  # a provider's error text in the site's log
     webhooks.warn_if_unconfigured(env)
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

@@ -89,6 +89,7 @@ class Fault:
     drop: Literal["before", "after"] | None = None  # close the socket without answering
     hold: threading.Event | None = None  # received and recorded, handled only once the test sets it
     path: str | None = None  # only requests whose path starts with this consume the fault
+    echo_headers: bool = False  # the answer repeats the request's headers, as a careless proxy's error page does
 
     @classmethod
     def status(cls, status: int, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> "Fault":
@@ -268,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.wait_for(fault.hold)
         fake.sleep(fake.latency + fault.latency)
         response = fault.respond or fake.dispatch(request)
+        if fault.echo_headers:
+            response = echoed(response, request)
         if fault.drop == "after":
             return self._drop()
         fake.sleep(fault.hang)
@@ -309,6 +312,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the connection without a byte of answer, as a crashed proxy would."""
         self.close_connection = True
+
+
+def echoed(response: Response, request: Request) -> Response:
+    """The answer with the request's headers in it (the X- ones first, as a proxy's debug page
+    lists them): in a JSON body's Message, else as an HTML page."""
+    ordered = sorted(request.headers.items(), key=lambda item: not item[0].startswith("x-"))
+    seen = "; ".join(f"{name}: {value}" for name, value in ordered)
+    if isinstance(response.body, dict):
+        body = {**response.body, "Message": f"{response.body.get('Message', '')} (request headers: {seen})"}
+        return Response(response.status, body, response.headers)
+    return Response(response.status, f"<html>Bad gateway. Your request: {seen}</html>".encode(), {**response.headers, "Content-Type": "text/html"})
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
