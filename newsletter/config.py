@@ -80,6 +80,7 @@ class Settings:
     # Preference-centre topics, in file order: tag (as `send --tag` uses it) -> label shown to readers.
     topics: Mapping[str, str] = field(default_factory=dict)
     signup: "Signup" = field(default_factory=lambda: Signup())
+    busy_timeout: float = 30.0  # [storage] busy_timeout_seconds
 
     @property
     def from_header(self) -> str:
@@ -136,7 +137,10 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("output", "path", "build", "where build writes"),
         Option("outbox", "path", "outbox", "where the outbox provider writes .eml files"),
     ),
-    "storage": (Option("database", "path", "data/newsletter.db", "the SQLite database (NEWSLETTER_DATABASE overrides)"),),
+    "storage": (
+        Option("database", "path", "data/newsletter.db", "the SQLite database (NEWSLETTER_DATABASE overrides)"),
+        Option("busy_timeout_seconds", "number", 30.0, "how long a write waits while the database is locked or full", min=0.1, max=3600),
+    ),
     "provider": (
         Option("name", "string", "outbox", "the provider that sends", choices=tuple(REGISTRY)),
         Option("workers", "integer", 4, "batches in flight at once", min=1, max=32),
@@ -355,6 +359,7 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         checks={key: value for key, value in v["checks"].items() if value is not None},
         topics={tag.strip().lower(): label.strip() for tag, label in v["topics"].items()},
         signup=Signup(**v["signup"]),
+        busy_timeout=v["storage"]["busy_timeout_seconds"],
     )
 
 

@@ -83,6 +83,24 @@ def run_guarded(func, *args, **kwargs):
     except NewsletterError as err:
         report_error(err)
         raise typer.Exit(1) from None
+    except Exception as err:
+        fault = storage_fault(err)
+        if fault is None:
+            raise
+        report_error(fault)
+        raise typer.Exit(1) from None
+
+
+def storage_fault(err: BaseException) -> NewsletterError | None:
+    """A database error that reached the command line (a damaged page read, a lock held past the
+    busy timeout) as the one error an operator should see, naming the file and how to recover."""
+    if type(err).__module__ != "sqlite3":
+        return None
+    from ..store.db import fault_error, fault_kind
+
+    if fault_kind(err) is None:
+        return None
+    return fault_error(err, state._settings.database if state._settings is not None else None)
 
 
 def main() -> None:
@@ -91,6 +109,12 @@ def main() -> None:
         app()
     except NewsletterError as err:  # raised outside run_guarded (e.g. in a callback)
         report_error(err)
+        sys.exit(1)
+    except Exception as err:
+        fault = storage_fault(err)
+        if fault is None:
+            raise
+        report_error(fault)
         sys.exit(1)
 
 

@@ -20,7 +20,7 @@ def archive(
     from ..web.archive_pages import write_archive
 
     settings = run_guarded(state.settings)
-    conn = run_guarded(open_db, settings.database)
+    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
     try:
         result = run_guarded(write_archive, settings, conn, out, include_drafts=include_drafts)
     finally:

@@ -29,7 +29,7 @@ def send(
     from ..store.db import open_db
 
     settings = run_guarded(state.settings)
-    conn = run_guarded(open_db, settings.database)
+    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
     if test:
         results = run_guarded(send_test, issue, tuple(test), settings, conn, provider=provider)
         _print_test_results(results)
@@ -71,7 +71,7 @@ def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or
 
     settings = run_guarded(state.settings)
     slug = _slug(issue)
-    conn = run_guarded(open_db, settings.database)
+    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
     report = run_guarded(send_status, conn, slug)
     console = out_console()
     console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {report.send.created_at}" + (f"  completed {report.send.completed_at}" if report.send.completed_at else ""))

@@ -26,7 +26,7 @@ SHOWN_REJECTS = 10
 def _db() -> sqlite3.Connection:
     from ..store.db import open_db
 
-    return run_guarded(lambda: open_db(state.settings().database))
+    return run_guarded(lambda: open_db(state.settings().database, busy_timeout=state.settings().busy_timeout))
 
 
 @subscribers_app.command("import")

@@ -20,16 +20,18 @@ from typing import Callable, Iterator, Sequence
 
 from ..build.personalize import PersonalizeError, Personalizer
 from ..errors import (
+    NewsletterError,
     ProviderAuthError,
     ProviderDeliveryUnknown,
     ProviderError,
     ProviderRateLimited,
     ProviderRequestError,
     ProviderUnavailable,
+    StoreError,
 )
 from ..models import OutgoingMessage, SendResult
 from ..providers.base import Provider
-from ..store import ledger, subscribers
+from ..store import ledger, subscribers, unrecorded
 from ..store.ledger import Delivery, SendRecord
 
 
@@ -63,8 +65,12 @@ class RunStats:
     unknown: int = 0
     skipped: int = 0
     requeued: int = 0  # given back to pending (never reached the provider)
-    stopped_by: ProviderError | None = None  # auth / invalid request / too many failures
+    stopped_by: NewsletterError | None = None  # auth / invalid request / too many failures / storage
     interrupted: bool = False
+    # The ledger could not be written (locked or full past the busy timeout): the run stopped, and
+    # the outcomes it could not record (`unrecorded`) are in the side journal (store/unrecorded.py).
+    store_fault: StoreError | None = None
+    unrecorded: int = 0
 
 
 @dataclass
@@ -180,7 +186,11 @@ class Dispatcher:
                         in_flight -= 1
                     if self._stop.is_set() or budget <= 0:
                         break
-                    job = self._prepare(chunk[: int(min(budget, len(chunk)))])
+                    try:
+                        job = self._prepare(chunk[: int(min(budget, len(chunk)))])
+                    except StoreError as err:  # nothing of this chunk went out; stop, settle the rest
+                        self._store_failed(err)
+                        break
                     if job is None:
                         continue
                     budget -= len(job.rows)
@@ -246,8 +256,8 @@ class Dispatcher:
             self.on_progress(len(refused))
         if not sendable:
             return None
+        ledger.heartbeat(self.conn, self.send.issue_slug)  # first: a write failing here marks nothing
         ledger.mark_sending(self.conn, [(r.id, m.message_id) for r, m in zip(sendable, messages, strict=True)])
-        ledger.heartbeat(self.conn, self.send.issue_slug)
         return _Job(sendable, messages)
 
     def _pace(self, n: int) -> None:
@@ -271,8 +281,8 @@ class Dispatcher:
                 self.stats.accepted += 1
             else:
                 self.stats.rejected += 1
-                if result.suppress and self.on_suppress:
-                    self.on_suppress(row.subscriber_id, result)
+                if result.suppress and self.on_suppress and self.stats.store_fault is None:
+                    self._suppress(row.subscriber_id, result)
         rest = rows[done:]
         unsent: list[Delivery] = []
         if out.unknown is not None:
@@ -282,7 +292,7 @@ class Dispatcher:
             outcomes += [(r.id, "unknown", None, out.unknown.message) for r in rest]
             self.stats.unknown += len(rest)
         if outcomes:
-            ledger.record_results(self.conn, outcomes)
+            self._record(outcomes)
         if unsent:
             self._requeue(unsent, f"not sent: the message before it was left in doubt ({out.unknown.message})")
         failure = out.fatal or out.gave_up
@@ -301,8 +311,34 @@ class Dispatcher:
         self.on_progress(done + (len(rest) if out.unknown is not None else 0))
 
     def _requeue(self, rows: Sequence[Delivery], why: str) -> None:
-        ledger.set_state(self.conn, [r.id for r in rows], "pending", why)
+        self._record([(r.id, "pending", None, why) for r in rows])
         self.stats.requeued += len(rows)
+
+    def _record(self, outcomes: list[tuple[int, str, SendResult | None, str | None]]) -> None:
+        """Outcomes into the ledger (waited for and retried while it is locked or full); once it
+        has failed past the busy timeout, into the side journal the next send or status replays."""
+        if self.stats.store_fault is None:
+            try:
+                ledger.record_results(self.conn, outcomes)
+                return
+            except StoreError as err:
+                self._store_failed(err)
+        unrecorded.keep(self.conn, outcomes)
+        self.stats.unrecorded += len(outcomes)
+
+    def _suppress(self, subscriber_id: int, result: SendResult) -> None:
+        try:
+            self.on_suppress(subscriber_id, result)
+        except StoreError as err:  # the rejection itself is recorded; the next sync catches up
+            self._store_failed(err)
+
+    def _store_failed(self, err: StoreError) -> None:
+        """The ledger cannot be written: nothing new is dispatched, the batches in flight are
+        settled into the journal without waiting on the database again."""
+        if self.stats.store_fault is None:
+            self.stats.store_fault = err
+            self.stats.stopped_by = err
+        self._stop.set()
 
     # --- workers ------------------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ from typing import Callable, Mapping
 from ..build.personalize import Personalizer
 from ..build.pipeline import compile_issue
 from ..config import Settings
-from ..errors import SendError
+from ..errors import SendError, StoreError
 from ..models import CompiledIssue, Finding, Recipient, SendResult
 from ..providers.base import Provider, create_provider
 from ..providers.base import provider_options as declared_options
-from ..store import events, ledger, subscribers
+from ..store import events, ledger, subscribers, unrecorded
 from ..store.ledger import SendRecord
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
 from .reconcile import DEFAULT_MARGIN_SECONDS, ReconcileReport, reconcile
@@ -98,6 +98,7 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
     factory = provider_factory(provider, settings, env)
     providers = ProviderPool(factory, first=factory())  # fails early on missing credentials
     secret = signing_secret(provider, env)
+    unrecorded.replay(conn)  # results a stopped run could not record come first
     existing = ledger.find_send(conn, issue.slug)
     recipients = _recipients_this_run(request, conn, existing)
     sample = Personalizer(compiled, settings, secret).message(Recipient(1, "reader@example.org", "Alex"))
@@ -173,7 +174,9 @@ def execute_send(
     except BaseException:
         providers.close()
         raise
+    store_failed = False
     try:
+        unrecorded.replay(conn)
         send = _snapshot(conn, plan)
         recovered = ledger.interrupted_to_unknown(conn, send)
         if recovered:
@@ -195,6 +198,9 @@ def execute_send(
             on_progress=on_progress, on_suppress=lambda sid, result: _suppress(conn, plan.provider, sid, result),
         )
         stats = dispatcher.run(request.limit)
+        if stats.store_fault is not None:
+            store_failed = True
+            raise _stopped_by_store(conn, stats)
         if not stats.interrupted and stats.stopped_by is None:
             reports += _settle_in_doubt(conn, send, providers, dispatcher, (grace, margin), clock, request.limit, on_note)
         ledger.mark_completed_if_done(conn, send)
@@ -203,9 +209,24 @@ def execute_send(
             issue.slug, plan.provider, counts, dispatcher.stats, reports, time.monotonic() - started,
             ledger.rows_in_state(conn, send, "rejected", limit=50), ledger.rows_in_state(conn, send, "unknown", limit=50),
         )
+    except StoreError:
+        store_failed = True
+        raise
     finally:
         providers.close()
-        ledger.release_lock(conn, issue.slug)
+        if not store_failed:  # else it would wait once more; a dead holder's lock is taken over
+            ledger.release_lock(conn, issue.slug)
+
+
+def _stopped_by_store(conn, stats: RunStats) -> StoreError:
+    """One error for a run the ledger stopped: the cause, and where the known results went."""
+    fault = stats.store_fault
+    assert fault is not None
+    kept = ""
+    if stats.unrecorded:
+        kept = (f"; the provider's answers for {stats.unrecorded} recipient(s) are kept in {unrecorded.journal_path(conn)} "
+                "and go into the ledger on the next 'newsletter send' or 'newsletter status'")
+    return StoreError(f"{fault.message}{kept}", hint=f"{fault.hint} Nothing the provider has will be sent twice.")
 
 
 def _settle_in_doubt(conn, send, providers: ProviderPool, dispatcher, windows, clock, limit, on_note) -> list[ReconcileReport]:
@@ -306,6 +327,7 @@ class StatusReport:
 
 
 def send_status(conn, issue_slug: str, *, limit: int = 200) -> StatusReport:
+    unrecorded.replay(conn)
     send = ledger.find_send(conn, issue_slug)
     if send is None:
         raise SendError(f"{issue_slug}: this issue has not been sent yet", hint="Start it with: newsletter send ISSUE")

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Sequence
 from .. import clock
 from ..errors import SendError
 from ..models import Recipient, SendResult
-from .db import transaction
+from .db import transaction, write
 
 STATES = ("pending", "sending", "accepted", "rejected", "unknown", "skipped")
 LOCK_STALE_SECONDS = 120  # a holder on another host that has not beaten for this long is gone
@@ -169,43 +169,58 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
     """(delivery id, Message-ID) pairs -> sending, committed before the provider is called."""
     stamp = clock.timestamp()
-    with transaction(conn):
-        conn.executemany(
-            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
-            [(mid, stamp, stamp, did) for did, mid in rows],
-        )
+    values = [(mid, stamp, stamp, did) for did, mid in rows]
+
+    def mark() -> None:
+        with transaction(conn):
+            conn.executemany(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+                values,
+            )
+
+    write(conn, mark)
 
 
 def record_results(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, SendResult | None, str | None]]) -> None:
-    """Commit one batch's outcomes: (delivery id, new state, result, detail)."""
+    """Commit one batch's outcomes: (delivery id, new state, result, detail). A locked or full
+    database is waited for and tried again (db.write): these are facts the provider already has."""
     stamp = clock.timestamp()
-    with transaction(conn):
-        conn.executemany(
-            "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
-            [
-                (state, r.provider_message_id if r else None, r.code if r else None, (r.detail if r else None) or detail, stamp, did)
-                for did, state, r, detail in outcomes
-            ],
-        )
+    values = [
+        (state, r.provider_message_id if r else None, r.code if r else None, (r.detail if r else None) or detail, stamp, did)
+        for did, state, r, detail in outcomes
+    ]
+
+    def record() -> None:
+        with transaction(conn):
+            conn.executemany(
+                "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
+                values,
+            )
+
+    write(conn, record)
 
 
 def set_state(conn: sqlite3.Connection, ids: Sequence[int], state: str, detail: str | None = None) -> None:
     stamp = clock.timestamp()
-    with transaction(conn):
-        conn.executemany(
-            "UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?",
-            [(state, detail, stamp, i) for i in ids],
-        )
+    values = [(state, detail, stamp, i) for i in ids]
+
+    def update() -> None:
+        with transaction(conn):
+            conn.executemany("UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?", values)
+
+    write(conn, update)
 
 
 def interrupted_to_unknown(conn: sqlite3.Connection, send: SendRecord) -> int:
     """Rows a crashed run left 'sending' are in doubt: the provider may have them."""
-    with transaction(conn):
-        cur = conn.execute(
-            "UPDATE deliveries SET state = 'unknown', error_detail = 'interrupted while sending', updated_at = ? WHERE send_id = ? AND state = 'sending'",
-            (clock.timestamp(), send.id),
-        )
-    return cur.rowcount
+    def update() -> int:
+        with transaction(conn):
+            return conn.execute(
+                "UPDATE deliveries SET state = 'unknown', error_detail = 'interrupted while sending', updated_at = ? WHERE send_id = ? AND state = 'sending'",
+                (clock.timestamp(), send.id),
+            ).rowcount
+
+    return write(conn, update)
 
 
 def erase_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> None:
@@ -222,6 +237,10 @@ def erase_subscriber(conn: sqlite3.Connection, subscriber_id: int) -> None:
 
 def acquire_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
     """Take the issue's send lock, or raise SendError naming who holds it."""
+    write(conn, lambda: _take_lock(conn, issue_slug))
+
+
+def _take_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
     host, pid, stamp = socket.gethostname(), os.getpid(), clock.timestamp()
     with transaction(conn):
         row = conn.execute("SELECT * FROM send_locks WHERE issue_slug = ?", (issue_slug,)).fetchone()
@@ -237,11 +256,13 @@ def acquire_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
 
 
 def heartbeat(conn: sqlite3.Connection, issue_slug: str) -> None:
-    conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (clock.timestamp(), issue_slug, os.getpid()))
+    stamp = clock.timestamp()
+    write(conn, lambda: conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (stamp, issue_slug, os.getpid())))
 
 
 def release_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
-    conn.execute("DELETE FROM send_locks WHERE issue_slug = ? AND pid = ? AND host = ?", (issue_slug, os.getpid(), socket.gethostname()))
+    host = socket.gethostname()
+    write(conn, lambda: conn.execute("DELETE FROM send_locks WHERE issue_slug = ? AND pid = ? AND host = ?", (issue_slug, os.getpid(), host)))
 
 
 def _holder_alive(row: sqlite3.Row) -> bool:

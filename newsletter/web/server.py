@@ -11,6 +11,7 @@ import uvicorn
 
 from ..config import Settings
 from ..errors import NewsletterError
+from ..store.db import open_db, quick_check
 from .app import create_app
 from .security import install_log_redaction
 
@@ -33,6 +34,14 @@ class Listening:
             self.sock.close()
 
 
+def _check_database(settings: Settings) -> None:
+    conn = open_db(settings.database, busy_timeout=settings.busy_timeout)
+    try:
+        quick_check(conn)
+    finally:
+        conn.close()
+
+
 def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -53,7 +62,10 @@ def _bind_error(host: str, port: int, err: OSError) -> ServeError:
 
 
 def listen(settings: Settings, host: str, port: int, *, include_drafts: bool = False) -> Listening:
-    """The app built from the settings (a missing NEWSLETTER_SECRET fails here) on a bound socket."""
+    """The app built from the settings (a missing NEWSLETTER_SECRET fails here) on a bound socket,
+    after a quick check of every page of the database (a damaged file is an error now, with how
+    to recover, not a 500 on some later request)."""
+    _check_database(settings)
     app = create_app(settings, include_drafts=include_drafts)
     sock = bind(host, port)
     config = uvicorn.Config(app, log_level="info", lifespan="off", proxy_headers=True, server_header=False)

@@ -8,6 +8,7 @@
         smtp.script("MAIL", "drop")                   # hang up at MAIL FROM (nothing was sent)
         ...
         smtp.received                                 # [(rcpt_tos, content bytes)]
+        smtp.handler.on_message = hook                # hook(n) after the n-th message is stored, before its 250
         FakeSmtp(smtputf8=True)                       # offers SMTPUTF8 (non-ASCII addresses)
 
 Script entries are used by the next command of that kind, in order.
@@ -20,7 +21,7 @@ import socket
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -46,6 +47,7 @@ class ScriptedHandler:
         self.rejected: dict[str, str] = {}
         self.connections = 0
         self.transports: list[asyncio.Transport] = []  # every client connection, for hang_up()
+        self.on_message: Callable[[int], None] | None = None
         self._script: dict[str, deque[Any]] = {"MAIL": deque(), "RCPT": deque(), "DATA": deque()}
         self._lock = threading.Lock()
 
@@ -89,6 +91,9 @@ class ScriptedHandler:
             return action
         with self._lock:
             self.received.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            count = len(self.received)
+        if self.on_message is not None:
+            self.on_message(count)  # blocks the server's loop: the client waits for its 250
         if isinstance(action, Hang):
             await asyncio.sleep(action.seconds)
         return "250 2.0.0 OK queued"
