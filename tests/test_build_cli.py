@@ -160,8 +160,10 @@ def test_issue_without_subject(project: Path) -> None:
 
 def test_front_matter_error(project: Path) -> None:
     path = project / SAMPLE
-    path.write_text(path.read_text(encoding="utf-8").replace("status: ready", "status: done"), encoding="utf-8")
-    assert_one_error(invoke("build", SAMPLE), starts=f"{SAMPLE}:10: front matter: status 'done' is not one of draft, ready, sent")
+    text = path.read_text(encoding="utf-8")
+    line = text.splitlines().index("status: ready") + 1
+    path.write_text(text.replace("status: ready", "status: done"), encoding="utf-8")
+    assert_one_error(invoke("build", SAMPLE), starts=f"{SAMPLE}:{line}: front matter: status 'done' is not one of draft, ready, sent")
 
 
 def test_markdown_error(project: Path) -> None:

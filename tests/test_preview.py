@@ -24,6 +24,9 @@ NO_INTERNET = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"  # rem
 
 @pytest.fixture
 def server(project):
+    # The November issue as sent (tests/fixtures/): these tests are about the preview, not about
+    # the issue's current revision.
+    (project / ISSUE).write_bytes((Path(__file__).resolve().parent / "fixtures" / ISSUE.name).read_bytes())
     srv = open_preview(ISSUE, project / "newsletter.toml", port=0)
     assert srv.watching.wait(60), "the preview never started watching its files"  # before a test edits one
     yield srv

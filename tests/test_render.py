@@ -26,7 +26,9 @@ def compile_file(path: Path, settings) -> CompiledIssue:
 
 @pytest.fixture
 def sample(project: Path, settings) -> CompiledIssue:
-    return compile_file(project / SAMPLE, settings)
+    # The November issue as it was sent (tests/fixtures/): rendering tests must not follow every
+    # editorial revision of issues/2026-11-mdma-assisted-therapy.md.
+    return compile_file(FIXTURES / "2026-11-mdma-assisted-therapy.md", settings)
 
 
 @pytest.fixture
