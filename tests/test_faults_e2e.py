@@ -117,7 +117,7 @@ def test_database_locked_mid_send_records_what_the_server_accepted_and_the_next_
         smtp.handler.on_message = lock_at_the_40th
         run = _newsletter(project, "send", ISSUE, "--yes")
         error = _one_error(run)
-        assert error.startswith(f"Error: {database}: the database is locked by another process (waited 0.")
+        assert error.startswith(f"Error: {database}: the database is locked by another process (waited ")
         assert f"kept in {database}.unrecorded.jsonl" in error
         assert "Hint: Another newsletter command" in run.stderr
         assert 40 <= len(smtp.received) < READERS

@@ -63,7 +63,7 @@ def test_a_write_on_a_locked_database_waits_then_gives_one_error_and_changes_not
     with write_lock_held(database):
         with pytest.raises(StoreError) as caught:
             ledger.record_results(conn, _accepted(rows))
-    assert caught.value.message.startswith(f"{database}: the database is locked by another process (waited 0.")
+    assert caught.value.message.startswith(f"{database}: the database is locked by another process (waited ")
     assert "busy_timeout_seconds" in caught.value.hint and "holds a write transaction" in caught.value.hint
     assert not conn.in_transaction
     assert ledger.counts(conn, send)["sending"] == len(rows)
