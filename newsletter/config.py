@@ -99,11 +99,11 @@ class Settings:
 # Every table and key of newsletter.toml ([providers.<name>] tables: see providers/base.py).
 TABLES: dict[str, tuple[Option, ...]] = {
     "newsletter": (
-        Option("name", "string", REQUIRED, "the newsletter's name (List-Id, page titles)"),
-        Option("language", "string", "en", "the language of the issues (the HTML lang attribute)"),
+        Option("name", "line", REQUIRED, "the newsletter's name (List-Id, page titles)"),
+        Option("language", "line", "en", "the language of the issues (the HTML lang attribute)"),
     ),
     "sender": (
-        Option("from_name", "string", REQUIRED, "the From display name"),
+        Option("from_name", "line", REQUIRED, "the From display name"),
         Option("from_address", "email", REQUIRED, "the From address; its domain is the sending domain"),
         Option("reply_to", "email", None, "where replies go (default: the From address)"),
         Option("postal_address", "string", REQUIRED, "the sender's postal address, in every email (CAN-SPAM)"),
@@ -111,7 +111,7 @@ TABLES: dict[str, tuple[Option, ...]] = {
     "site": (Option("base_url", "https_url", REQUIRED, "the public site: web-view and unsubscribe links"),),
     "brand": (
         Option("logo_url", "https_url", REQUIRED, "the logo image at the top of every email"),
-        Option("logo_alt", "string", REQUIRED, "the logo's alt text"),
+        Option("logo_alt", "line", REQUIRED, "the logo's alt text"),
         Option("logo_width", "integer", 160, "the logo's width in pixels", min=1, max=600),
         Option("logo_dark_url", "https_url", None, "a logo for dark mode (light on dark), same size (default: the logo)"),
         Option("primary_color", "colour", "#2f5d50", "headings, buttons and the header bar"),
@@ -122,11 +122,11 @@ TABLES: dict[str, tuple[Option, ...]] = {
     "content": (
         Option("disclaimer", "string", REQUIRED, "shown in both parts of every email"),
         Option("why_received", "string", REQUIRED, "why the reader gets this email, in the footer"),
-        Option("first_name_fallback", "string", "there", "the {{ first_name }} of a subscriber without one"),
+        Option("first_name_fallback", "line", "there", "the {{ first_name }} of a subscriber without one"),
         Option("greeting", "boolean", True, "start every email with 'Hi {{ first_name }},' (false: no greeting)"),
     ),
     "cta": (
-        Option("label", "string", REQUIRED, "the call to action at the end of every issue"),
+        Option("label", "line", REQUIRED, "the call to action at the end of every issue"),
         Option("url", "https_url", REQUIRED, "where it links to"),
     ),
     # Optional: without it List-Unsubscribe carries only the https URL (README, Unsubscribe by email).

@@ -134,6 +134,24 @@ def _string(value: Any) -> str:
     return value
 
 
+LINE_LIMIT = 200
+# C0 controls (tab too: a header value folds on whitespace), DEL, C1 controls, Unicode line breaks.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _line(value: Any) -> str:
+    """One line of plain text: the value becomes a header (From, List-Id) or a page title."""
+    text = _string(value)
+    m = CONTROL_RE.search(text)
+    if m:
+        raise Invalid("it contains a line break" if m.group(0) in "\r\n\u2028\u2029" else f"it contains the control character U+{ord(m.group(0)):04X}")
+    if not text.strip():
+        raise Invalid("it is empty")
+    if len(text) > LINE_LIMIT:
+        raise Invalid(f"it is {len(text):,} characters long")
+    return text
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):  # bool is an int subclass
         raise Invalid()
@@ -217,6 +235,7 @@ def _path(value: Any) -> Path:
 
 KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "string": ("a string", _string),
+    "line": (f"one line of text (at most {LINE_LIMIT} characters, no control characters)", _line),
     "integer": ("a whole number", _integer),
     "number": ("a number", _number_value),
     "seconds": ("a number of seconds above 0", _seconds),

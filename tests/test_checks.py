@@ -220,9 +220,7 @@ TODO: add the effect size.
 The trial ran for TK weeks. TKO and atkins are fine words.
 
 Lorem ipsum dolor sit amet.
-
-{% if first_name %}Hello{% endif %}
-"""
+"""  # template code in the issue is refused when it loads (tests/test_issue_limits.py)
     path = write_issue(project, body)
     found = findings(path, settings)
     got = {(f.id, f.location) for f in found if f.id.startswith("leftover.")}
@@ -230,7 +228,6 @@ Lorem ipsum dolor sit amet.
         ("leftover.todo", f"{path}:{line_of(project / path, 'TODO')}"),
         ("leftover.tk", f"{path}:{line_of(project / path, 'TK weeks')}"),
         ("leftover.lorem", f"{path}:{line_of(project / path, 'Lorem')}"),
-        ("leftover.template", f"{path}:{line_of(project / path, '{% if')}"),
     }
 
 

@@ -161,7 +161,7 @@ def test_non_https_urls_are_refused(tmp_path: Path) -> None:
         ('logo_alt = "Test Clinic"', 'logo_alt = "x"\nlink_color = "#12345"', '[brand] link_color = "#12345": must be a colour like #1a2b3c'),
         ('logo_alt = "Test Clinic"', 'logo_alt = "x"\ntext_color = "#GGGGGG"', '[brand] text_color = "#GGGGGG": must be a colour'),
         ('logo_alt = "Test Clinic"', 'logo_alt = "x"\nlogo_width = true', "[brand] logo_width = true: must be a whole number"),
-        ('label = "Book"', "label = 5", "[cta] label = 5: must be a string"),
+        ('label = "Book"', "label = 5", "[cta] label = 5: must be one line of text"),
         ('[site]\nbase_url = "https://news.example.org/"\n', "", "[site] is required"),
         ('mailto = "unsubscribe@mail.example.org"', 'mailto = "mailto:x"', '[unsubscribe] mailto = "mailto:x": must be an email address'),
         ("[content]", "[contnet]", "unknown table [contnet] (did you mean 'content'?)"),

@@ -15,24 +15,52 @@ from typing import Any
 
 from ..errors import IssueError, located
 from ..models import ISSUE_STATUSES, Issue
+from .front_matter import parse_front_matter, shown
+from .issue_text import MERGE_HINT, control_character, line_column, template_syntax
 
 REQUIRED_KEYS = ("title", "subject", "preheader", "date")
 OPTIONAL_KEYS = ("slug", "authors", "reviewed_by", "tags", "status")
 ALL_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_SLUG = 80  # a folder name, a URL path segment and part of every Message-ID
+MAX_TEXT = 250  # title, subject, preheader
+MAX_NAME = 200  # each author, tag and the reviewer
+MAX_NAMES = 50
 
 
 def load_issue(path: Path) -> Issue:
     """Read and validate one issue file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark (Notepad)
-    except FileNotFoundError:
-        raise IssueError(f"{path}: issue file not found", hint="Check the path; issues live in the issues/ folder.") from None
-    except UnicodeDecodeError as err:
-        raise IssueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})", hint="Save the file as UTF-8.") from err
+    text = _read_text(path)
     front, body, body_line = _split_front_matter(path, text)
     values, key_lines = _parse_yaml(path, front)
     return _build_issue(path, values, key_lines, body, body_line)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # never more: the path may be a device or a huge file
+    except FileNotFoundError:
+        raise IssueError(f"{path}: issue file not found", hint="Check the path; issues live in the issues/ folder.") from None
+    except OSError as err:
+        raise IssueError(f"{path}: cannot read the issue file: {err.strerror}", hint="Check the path and its permissions.") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise IssueError(f"{path}: the issue file is over {MAX_FILE_BYTES // (1024 * 1024)} MB", hint="An issue is text; put images on the web and link them.")
+    try:
+        return data.decode("utf-8-sig")  # tolerate a byte-order mark (Notepad)
+    except UnicodeDecodeError as err:
+        line, column = _byte_line_column(data, err.start)
+        raise IssueError(
+            f"{path}:{line}:{column}: not UTF-8 text (byte 0x{data[err.start]:02x}: {err.reason})",
+            hint="Save the file as UTF-8 (in most editors: Save as..., Encoding: UTF-8).",
+        ) from None
+
+
+def _byte_line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and character column of a byte offset (the characters before it decoded)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1
 
 
 def _split_front_matter(path: Path, text: str) -> tuple[str, str, int]:
@@ -49,39 +77,12 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, str, int]:
 
 
 def _parse_yaml(path: Path, front: str) -> tuple[dict[str, Any], dict[str, int]]:
-    import yaml
-
-    try:
-        node = yaml.compose(front, Loader=yaml.BaseLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        line = mark.line + 2 if mark else 1
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise IssueError(located(path, line, f"front matter: invalid YAML: {problem}"), hint="Check the quoting and indentation on that line; quote values that contain ':' or '#'.") from err
-    if node is None:
+    values, key_lines = parse_front_matter(path, front)
+    if values is None or values == "":
         raise IssueError(located(path, 1, "front matter is empty"), hint="Add at least title, subject, preheader and date.")
-    if not isinstance(node, yaml.MappingNode):
+    if not isinstance(values, dict):
         raise IssueError(located(path, 2, "front matter must be 'key: value' lines"), hint="Write one key per line, e.g. 'title: ...'.")
-    values: dict[str, Any] = {}
-    key_lines: dict[str, int] = {}
-    for key_node, value_node in node.value:
-        key = key_node.value
-        line = key_node.start_mark.line + 2
-        if key in values:
-            raise IssueError(located(path, line, f"front matter: '{key}' is given twice"), hint="Keep one of them.")
-        values[key] = _plain(value_node)
-        key_lines[key] = line
     return values, key_lines
-
-
-def _plain(node) -> Any:
-    import yaml
-
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(n) for n in node.value]
-    if isinstance(node, yaml.MappingNode):
-        return {k.value: _plain(v) for k, v in node.value}
-    return node.value
 
 
 def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], body: str, body_line: int) -> Issue:
@@ -92,24 +93,23 @@ def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], 
         if key not in ALL_KEYS:
             close = difflib.get_close_matches(key, ALL_KEYS, n=1)
             suggestion = f" (did you mean '{close[0]}'?)" if close else ""
-            raise fail(key, f"unknown key '{key}'{suggestion}", f"Allowed keys: {', '.join(ALL_KEYS)}.")
+            raise fail(key, f"unknown key '{shown(key)}'{suggestion}", f"Allowed keys: {', '.join(ALL_KEYS)}.")
     for key in REQUIRED_KEYS:
         if key not in values or values[key] in ("", None):
             raise IssueError(located(path, 1, f"front matter: '{key}' is required"), hint=f"Add a line '{key}: ...' between the two --- lines.")
 
     text = {k: _single_line(values[k], k, fail) for k in ("title", "subject", "preheader")}
     issue_date = _date(values["date"], fail)
-    slug = values.get("slug") or path.stem
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        raise fail("slug", f"slug '{slug}' may contain only lower-case letters, digits and single hyphens", "Use e.g. 'slug: 2026-11-mdma-assisted-therapy'.")
+    slug = _slug(values.get("slug") or path.stem, "slug" in values, fail)
     status = values.get("status", "draft")
     if status not in ISSUE_STATUSES:
-        raise fail("status", f"status '{status}' is not one of {', '.join(ISSUE_STATUSES)}", "Use draft while writing, ready when it may be sent.")
+        raise fail("status", f"status '{shown(status)}' is not one of {', '.join(ISSUE_STATUSES)}", "Use draft while writing, ready when it may be sent.")
     reviewed_by = values.get("reviewed_by")
     if reviewed_by is not None and not isinstance(reviewed_by, str):
         raise fail("reviewed_by", "reviewed_by must be a name", "Write e.g. 'reviewed_by: Dr. A. Rivera, MD'.")
-    if not body.strip():
-        raise IssueError(located(path, body_line, "the issue has no text after the front matter"), hint="Write the issue's Markdown below the second --- line.")
+    if reviewed_by:
+        reviewed_by = _single_line(reviewed_by, "reviewed_by", fail, MAX_NAME)
+    _check_body(path, body, body_line)
     return Issue(
         path=path,
         title=text["title"],
@@ -127,13 +127,43 @@ def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], 
     )
 
 
-def _single_line(value: Any, key: str, fail) -> str:
+def _single_line(value: Any, key: str, fail, limit: int = MAX_TEXT) -> str:
+    """One line of plain text: it becomes a header (Subject), a page title or a path."""
     if not isinstance(value, str):
         raise fail(key, f"'{key}' must be text", f"Write it as '{key}: Some text' on one line.")
     cleaned = " ".join(value.split())
     if "\n" in value.strip() and cleaned != value.strip():
         raise fail(key, f"'{key}' must be a single line", "Join it onto one line.")
+    problem = control_character(value) or template_syntax(cleaned, merge_fields=False)
+    if problem:
+        raise fail(key, f"'{key}' contains a {problem[1]}" if problem[1].startswith("control") else f"'{key}' contains {problem[1]}", _text_hint(problem[1]))
+    if len(cleaned) > limit:
+        raise fail(key, f"'{key}' is {len(cleaned):,} characters; at most {limit} are allowed", "Shorten it; a subject or title over 100 characters is cut off in most inboxes anyway.")
     return cleaned
+
+
+def _text_hint(problem: str) -> str:
+    if problem.startswith("control"):
+        return "Delete it: it usually comes with text pasted from a PDF or a word processor (in a double-quoted value, a \\ escape)."
+    return MERGE_HINT
+
+
+def _slug(slug: Any, given: bool, fail) -> str:
+    source = "" if given else " (from the file name; set 'slug:' to choose another)"
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise fail("slug", f"slug '{shown(slug)}'{source} may contain only lower-case letters, digits and single hyphens", "Use e.g. 'slug: 2026-11-mdma-assisted-therapy'.")
+    if len(slug) > MAX_SLUG:
+        raise fail("slug", f"slug '{shown(slug)}'{source} is {len(slug)} characters; at most {MAX_SLUG} are allowed", "It names the web page and the build folder: keep it short, e.g. 'slug: 2026-11-mdma-therapy'.")
+    return slug
+
+
+def _check_body(path: Path, body: str, body_line: int) -> None:
+    if not body.strip():
+        raise IssueError(located(path, body_line, "the issue has no text after the front matter"), hint="Write the issue's Markdown below the second --- line.")
+    for problem in (control_character(body), template_syntax(body, merge_fields=True)):
+        if problem:
+            line, column = line_column(body, problem[0], body_line)
+            raise IssueError(f"{path}:{line}:{column}: {problem[1]}", hint=_text_hint(problem[1]))
 
 
 def _date(value: Any, fail) -> date:
@@ -142,17 +172,19 @@ def _date(value: Any, fail) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise fail("date", f"date '{value}' is not a valid date", "Write it as YYYY-MM-DD, e.g. 'date: 2026-11-26'.")
+    raise fail("date", f"date '{shown(value)}' is not a valid date", "Write it as YYYY-MM-DD, e.g. 'date: 2026-11-26'.")
 
 
 def _string_list(value: Any, key: str, fail) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v.strip() for v in value if v.strip())
-    raise fail(key, f"'{key}' must be a list of names", f"Write e.g. '{key}: [first, second]'.")
+        value = value.split(",")
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise fail(key, f"'{key}' must be a list of names", f"Write e.g. '{key}: [first, second]'.")
+    if len(value) > MAX_NAMES:
+        raise fail(key, f"'{key}' has {len(value)} entries; at most {MAX_NAMES} are allowed", "Keep the list short.")
+    return tuple(_single_line(v, key, fail, MAX_NAME) for v in value if v.strip())
 
 
 def slugify(title: str) -> str:

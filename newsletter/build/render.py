@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import TemplateError, located
 from ..models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Issue, MergeTemplate, Reference
+from .issue_text import TEMPLATE_SYNTAX_RE
 from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 
 HTML_TEMPLATE = "email.mjml.j2"
@@ -31,6 +32,7 @@ def render_issue(issue: Issue, settings: Settings) -> CompiledIssue:
     # '−' in it (Python widens the whole string), and JSON-encodes without escapes, per recipient.
     html = compile_mjml(mjml, settings.templates_dir / HTML_TEMPLATE).encode("ascii", "xmlcharrefreplace").decode("ascii")
     text = _tidy_text(text)
+    _refuse_template_syntax(html, text, settings.templates_dir)
     return CompiledIssue(
         issue=issue,
         mjml=mjml,
@@ -40,6 +42,19 @@ def render_issue(issue: Issue, settings: Settings) -> CompiledIssue:
         html_template=MergeTemplate.split(html),
         text_template=MergeTemplate.split(text),
     )
+
+
+def _refuse_template_syntax(html: str, text: str, templates_dir: Path) -> None:
+    """The issue itself was checked by issue.py, so template syntax in the output comes from a
+    template or a newsletter.toml value: no reader should see it."""
+    for name, part in ((HTML_TEMPLATE, html), (TEXT_TEMPLATE, text)):
+        m = TEMPLATE_SYNTAX_RE.search(part)
+        if m:
+            context = " ".join(part[max(0, m.start() - 30) : m.end() + 30].split())
+            raise TemplateError(
+                f"{templates_dir / name}: the compiled email shows template syntax {m.group(0)!r} (in '...{context}...')",
+                hint="It comes from this template, a partial or a value in newsletter.toml; merge fields in templates are written {{ merge.first_name }}.",
+            )
 
 
 def compile_mjml(mjml: str, template_path: Path) -> str:

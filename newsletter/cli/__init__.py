@@ -70,10 +70,21 @@ def report_error(err: NewsletterError) -> None:
     from ..secrets import Redactor
 
     redact = Redactor.from_env(os.environ)
-    sys.stderr.write(f"Error: {redact(err.message)}\n")
+    sys.stderr.write(printable(f"Error: {redact(err.message)}") + "\n")
     if err.hint:
-        sys.stderr.write(f"Hint: {redact(err.hint)}\n")
+        sys.stderr.write(printable(f"Hint: {redact(err.hint)}") + "\n")
     sys.stderr.flush()
+
+
+def printable(text: str) -> str:
+    """Text that any terminal encoding can print: control characters (but the line breaks of a
+    message listing several problems) and lone surrogates from a bad value are escaped, never
+    written raw (or crashing the print)."""
+    import re
+
+    text = re.sub(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]", lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def run_guarded(func, *args, **kwargs):

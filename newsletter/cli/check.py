@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from . import app, run_guarded, state
+from . import app, printable, report_error, run_guarded, state
 
 
 class Format(str, Enum):
@@ -34,10 +34,12 @@ def check(
         typer.echo(json.dumps([asdict(f) for f in findings], indent=2, ensure_ascii=False))
     else:
         for f in findings:
-            typer.echo(f"{f.severity}  {f.location}  {f.id}  {f.message}")
+            typer.echo(printable(f"{f.severity}  {f.location}  {f.id}  {f.message}"))
         if result.compiled is not None and spamassassin_wanted(settings, spamassassin) and not spamassassin_available():
             typer.echo("Note: SpamAssassin is not installed, so the spam score was not checked (apt-get install spamassassin).")
         typer.echo(_summary(findings))
+        if result.error is not None:  # nothing could be checked: say why in the house format too
+            report_error(result.error)
     if result.failed:
         raise typer.Exit(1)
 
