@@ -225,7 +225,7 @@ def test_cli_prints_a_surrogate_in_a_value_escaped(project: Path) -> None:
         ("newsletter", 'name = "Kairos Research Notes"', '"  "', "it is empty"),
         ("sender", 'from_name = "Kairos Wellness Collective"', '"Kairos\\nWellness"', "it contains a line break"),
         ("content", 'first_name_fallback = "there"', '"th\\u001bere"', "it contains the control character U+001B"),
-        ("cta", 'label = "Ask about ketamine-assisted psychotherapy"', '"Ask\\u2028about"', "it contains a line break"),
+        ("cta", "label = ", '"Ask\\u2028about"', "it contains a line break"),
     ],
 )
 def test_config_values_that_become_headers_are_one_line(project: Path, table: str, line: str, value: str, why: str) -> None:
@@ -234,9 +234,9 @@ def test_config_values_that_become_headers_are_one_line(project: Path, table: st
 
     config = project / "newsletter.toml"
     text = config.read_text(encoding="utf-8")
-    assert line in text
     key = line.split(" = ")[0]
-    config.write_text(text.replace(line, f"{key} = {value}"), encoding="utf-8")
+    line = next(row for row in text.splitlines() if row.startswith(line))  # the first: the table's own
+    config.write_text(text.replace(line, f"{key} = {value}", 1), encoding="utf-8")
     number = next(n for n, row in enumerate(config.read_text(encoding="utf-8").splitlines(), 1) if row.startswith(f"{key} = {value}"))
     with pytest.raises(ConfigError) as info:
         load_settings(config)
