@@ -147,8 +147,7 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("rate_limit", "number", 0.0, "messages per second, 0 = unlimited", min=0),
     ),
     "checks": (
-        Option("claim_phrases", "strings", None, "replaces the default list of claim phrases"),
-        Option("extra_claim_phrases", "strings", None, "added to the claim phrases"),
+        Option("extra_claim_phrases", "strings", None, "phrases the claims check also flags (warnings), beside its categories"),
         Option("disclaimer_pattern", "regex", None, "a regex (case-insensitive) instead of [content] disclaimer"),
         Option("postal_address_pattern", "regex", None, "a regex instead of [sender] postal_address"),
         Option("ignore", "strings", None, "warning ids (fnmatch patterns) to leave out; errors always count"),

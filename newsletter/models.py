@@ -170,3 +170,4 @@ class Finding:
     severity: Literal["error", "warning"]
     location: str
     message: str
+    key: str | None = None  # this one finding, stable across runs: what `approve --accept` names (claims: claims:<category>:<hash>)

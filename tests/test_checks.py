@@ -94,8 +94,8 @@ Read [our notes](/notes/sleep) on this guaranteed cure.[^missing]
     assert where("link.scheme") == {f"{path}:{line_of(project / path, '/notes/sleep')}"}
     assert where("footnote.undefined") == {f"{path}:{line_of(project / path, '[^missing]')}"}
     assert where("html.size") == {"email.html"}
-    claims = by_id(found, "claim")
-    assert {f.message.split("'")[1] for f in claims} == {"guaranteed", "cure"}
+    claims = [f for f in found if f.id.startswith("claims.")]
+    assert {f.id for f in claims} == {"claims.guarantee", "claims.cure"}
     assert {f.location for f in claims} == {f"{path}:{line_of(project / path, 'guaranteed cure')}"}
     assert all(by_id(found, i)[0].severity == "error" for i in ("image.alt", "link.scheme", "footnote.undefined", "html.size"))
 
@@ -293,27 +293,25 @@ def test_study_without_any_doi_or_pubmed_link_warns(project, settings):
     assert by_id(findings(ok, settings), "citation.missing") == []
 
 
-def test_claim_phrases_default_and_configured(project, settings):
-    body = "This miracle therapy has no side effects and is risk-free; a wonder drug. A curious cured ham.\n"
+def test_extra_claim_phrases_are_flagged_as_warnings_outside_careful_writing(project, settings):
+    body = "This is a wonder drug for sleep.\n\nNo wonder drug exists for insomnia.\n"
     path = write_issue(project, body)
-    phrases = lambda found: sorted(f.message.split("'")[1].lower() for f in by_id(found, "claim"))  # noqa: E731
-    assert phrases(findings(path, settings)) == ["miracle", "no side effects", "risk-free"]
-    replaced = set_checks(project, 'claim_phrases = ["wonder drug"]')
-    assert phrases(findings(path, replaced)) == ["wonder drug"]
-    (project / "newsletter.toml").write_text((project / "newsletter.toml").read_text().replace("claim_phrases", "extra_claim_phrases"))
-    assert phrases(findings(path, load_settings(project / "newsletter.toml"))) == ["miracle", "no side effects", "risk-free", "wonder drug"]
+    assert by_id(findings(path, settings), "claims.phrase") == []
+    extra = set_checks(project, 'extra_claim_phrases = ["wonder drug"]')
+    [f] = by_id(findings(path, extra), "claims.phrase")
+    assert f.severity == "warning" and f.location == f"{path}:{line_of(project / path, 'This is a wonder drug')}"
 
 
 def test_ignore_silences_warnings_but_never_errors(project):
-    settings = set_checks(project, 'ignore = ["claim", "link.*"]')
-    found = findings(write_issue(project, "A guaranteed result: [x](http://kairoswellness.org/a) and [y](/rel).\n"), settings)
+    settings = set_checks(project, 'ignore = ["claims.*", "link.*"]')
+    found = findings(write_issue(project, "Sleep coaching heals: [x](http://kairoswellness.org/a) and [y](/rel).\n"), settings)
     assert [f.id for f in found] == ["link.scheme"]
 
 
 def test_unknown_checks_key_is_a_config_error(project):
     with pytest.raises(ConfigError) as err:  # when the config loads, before any check runs
-        set_checks(project, 'claim_phrase = ["x"]\nspamassassin = "yes"')
-    assert "did you mean 'claim_phrases'" in err.value.message and 'spamassassin = "yes": must be true or false' in err.value.message
+        set_checks(project, 'extra_claim_phrase = ["x"]\nspamassassin = "yes"')
+    assert "did you mean 'extra_claim_phrases'" in err.value.message and 'spamassassin = "yes": must be true or false' in err.value.message
 
 
 # --- footnotes and build errors ---------------------------------------------------------------------
@@ -333,7 +331,7 @@ First claim.[^one] Second claim.[^two] A guaranteed result.
         ("footnote.undefined", f"{path}:{line_of(project / path, '[^two]')}"),
         ("footnote.unused", f"{path}:{line_of(project / path, '[^unused]:')}"),
     ]
-    assert by_id(found, "claim")  # the rest of the checks still ran
+    assert by_id(found, "claims.guarantee")  # the rest of the checks still ran
 
 
 def test_build_errors_become_one_error_finding(project, settings):

@@ -79,6 +79,7 @@ def test_json_output_is_a_list_of_objects(project):
             "severity": "warning",
             "location": f"{SAMPLE}:8",
             "message": "reviewed_by is 'Clinical review pending': put the reviewer's name once the review is done",
+            "key": None,
         }
     ]
 
@@ -93,13 +94,15 @@ def test_broken_issue_lists_each_defect_and_exits_1(project):
         ("error", f"{path}:13", "link.scheme"),
         ("error", f"{path}:13", "footnote.undefined"),
         ("error", "email.html", "html.size"),
-        ("warning", f"{path}:13", "claim"),
+        ("error", f"{path}:13", "claims.guarantee"),
+        ("error", f"{path}:13", "claims.cure"),
     }
-    got = {tuple(line.split("  ")[:3]) for line in lines[:-2]}
+    got = {tuple(line.split("  ")[:3]) for line in lines if line.startswith(("error  ", "warning  "))}
     assert expected <= got
-    assert lines[-1] == "4 errors, 2 warnings: cannot be sent until the errors are fixed."
+    assert lines[-1] == "6 errors, 0 warnings: cannot be sent until the errors are fixed."
     data = json.loads(run(path, "--format", "json").output)
-    assert sorted(d["id"] for d in data) == ["claim", "claim", "footnote.undefined", "html.size", "image.alt", "link.scheme"]
+    assert sorted(d["id"] for d in data) == ["claims.cure", "claims.guarantee", "footnote.undefined", "html.size", "image.alt", "link.scheme"]
+    assert {d["key"].split(":")[1] for d in data if d["id"].startswith("claims.")} == {"cure", "guarantee"}
 
 
 def test_build_error_is_a_finding_not_a_traceback(project, no_spamassassin):

@@ -1,5 +1,5 @@
 """Editorial checks: front matter, subject and preheader, leftovers, required blocks,
-citations and health claims (email-standards.md §0, §1.3, §2.1, §3.4, §5)."""
+citations, and the health claims of claims.py (email-standards.md §0, §1.3, §2.1, §3.4, §5)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from urllib.parse import unquote
 
 from ..models import Finding
+from .claims import check_claims
 from .context import Context, finding
 from .htmlscan import collapse
 
@@ -37,7 +38,7 @@ def check_content(ctx: Context) -> list[Finding]:
         *leftovers(ctx),
         *required_blocks(ctx),
         *citations(ctx),
-        *claims(ctx),
+        *check_claims(ctx),
     ]
 
 
@@ -176,18 +177,3 @@ def _citation_ids(text: str):
     for m in PMID_TEXT_RE.finditer(text):
         raw = m.group(1).rstrip(".")
         yield "pmid", raw, raw.isdigit() and len(raw) <= 9
-
-
-def claims(ctx: Context) -> list[Finding]:
-    if not ctx.options.claim_phrases:
-        return []
-    alternatives = "|".join(re.escape(p) for p in sorted(ctx.options.claim_phrases, key=len, reverse=True))
-    pattern = re.compile(r"(?<!\w)(" + alternatives + r")(?!\w)", re.I)
-    out = []
-    for line, text in ctx.source.all_lines():
-        for phrase in dict.fromkeys(m.group(1) for m in pattern.finditer(text)):
-            out.append(
-                finding("claim", "warning", ctx.source.at(line), f"health claim '{phrase}': make sure the cited evidence supports it or rephrase (FTC, §5.3); a reviewer should decide")
-            )
-    return out
-

@@ -14,21 +14,10 @@ from ..config import Settings
 from ..models import CompiledIssue, Finding, Issue
 from .htmlscan import HtmlScan, collapse, scan_html
 
-DEFAULT_CLAIM_PHRASES = (
-    "cure",
-    "cures",
-    "guaranteed",
-    "miracle",
-    "no side effects",
-    "100% safe",
-    "risk-free",
-    "breakthrough",
-    "clinically proven",
-)
 DEFAULT_DOI_RESOLVER = "https://doi.org/"
 @dataclass(frozen=True)
 class CheckOptions:
-    claim_phrases: tuple[str, ...] = DEFAULT_CLAIM_PHRASES
+    extra_claim_phrases: tuple[str, ...] = ()
     disclaimer_pattern: re.Pattern[str] | None = None
     postal_address_pattern: re.Pattern[str] | None = None
     ignore: tuple[str, ...] = ()
@@ -40,8 +29,8 @@ class CheckOptions:
 def load_options(settings: Settings) -> CheckOptions:
     """The ``[checks]`` options: checked and typed when the config loaded (config.TABLES)."""
     values: dict[str, Any] = dict(settings.checks)
-    phrases = values.pop("claim_phrases", DEFAULT_CLAIM_PHRASES) + values.pop("extra_claim_phrases", ())
-    return CheckOptions(claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases)), **values)
+    phrases = values.pop("extra_claim_phrases", ())
+    return CheckOptions(extra_claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases if p.strip())), **values)
 
 
 class Source:

@@ -1,0 +1,87 @@
+"""Benchmark and scorecard of the claims check. Prints figures; asserts nothing.
+
+    python bench/claims.py [--runs 3] [--misses]
+
+(a) precision and recall on tests/fixtures/claims/corpus.txt, for the dev split (the rules are
+    tuned on it), the held-out split (never tuned on) and all, with the recall per category of the
+    risky paragraphs and the false alarms per category of the careful ones (their hard negatives);
+    a paragraph counts as flagged when the check finds any claim in it.
+(b) time: the spaCy import and pipeline build (once per process), then the time per paragraph,
+    median of --runs passes over the whole corpus. --misses lists the paragraphs it gets wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import claims_corpus as corpus  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--misses", action="store_true")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    from newsletter.checks import claims
+
+    claims._pipeline()
+    claims._matchers(())
+    print(f"load: spaCy import + pipeline + matchers {1000 * (time.perf_counter() - t0):.0f} ms (once per process)")
+
+    paragraphs = corpus.load()
+    results = corpus.evaluate(paragraphs)
+    print(f"\ncorpus: {len(paragraphs)} paragraphs ({sum(p.risky for p in paragraphs)} risky)")
+    for split in ("dev", "held-out", "all"):
+        chosen = [(p, bool(f)) for p, f in results if split in ("all", p.split)]
+        s = corpus.score(chosen)
+        print(f"  {split:9} n={len(chosen):3}  precision {s.precision:.3f}  recall {s.recall:.3f}  (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn})")
+
+    found_right = defaultdict(lambda: [0, 0])
+    false_alarms = defaultdict(lambda: [0, 0])
+    for p, found in results:
+        if p.risky:
+            found_right[p.category][0] += bool(found)
+            found_right[p.category][1] += 1
+        else:
+            false_alarms[p.category][0] += bool(found)
+            false_alarms[p.category][1] += 1
+    print("\nper category (all splits): risky found / risky, same category named, careful flagged / careful")
+    for category in sorted(found_right):
+        named = sum(1 for p, f in results if p.risky and p.category == category and any(c.category == category for c in f))
+        hit, n = found_right[category]
+        fa, m = false_alarms[category]
+        print(f"  {category:12} {hit:2}/{n:2}  named {named:2}/{n:2}  false alarms {fa}/{m}")
+
+    severities = defaultdict(int)
+    for _, found in results:
+        for c in found:
+            severities[c.severity] += 1
+    print(f"\nfindings by severity: {dict(severities)}")
+
+    timings = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        corpus.evaluate(paragraphs)
+        timings.append((time.perf_counter() - t) / len(paragraphs))
+    print(f"time per paragraph: median {1e6 * statistics.median(timings):.0f} us over {args.runs} passes of {len(paragraphs)}")
+
+    if args.misses:
+        print("\nwrong:")
+        for p, found in results:
+            if bool(found) != p.risky:
+                kind = "missed" if p.risky else "false alarm"
+                print(f"  {p.split:8} {kind:11} line {p.line} {p.category}: {p.text[:120]!r} {[c.rule for c in found]}")
+
+
+if __name__ == "__main__":
+    main()

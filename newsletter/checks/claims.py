@@ -1,0 +1,327 @@
+"""Health claims, read sentence by sentence (issue 13): each sentence of the issue's prose is
+matched against the claim patterns of claims_rules.py on spaCy lemmas, and a match counts only
+outside the frames of careful writing (negation scope, quotation and attribution, criticism and
+warnings, hedges, official terms), in the manner of NegEx/ConText.
+
+spaCy is imported here only, when the check first runs, and its pipeline (a blank English model,
+the rule-based sentencizer and the lookup lemmatizer of spacy-lookups-data: no model download,
+no network) is built once per process."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+from ..models import Finding
+from . import claims_rules as R
+from .context import Context, Source
+
+QUOTED_RE = re.compile(r'"[^"]*(?:"|$)|“[^”]*(?:”|$)|‘[^’]*(?:’|$)|(?<!\w)\'[^\']+(?:\'(?!\w)|$)')
+FENCE_RE = re.compile(r"^\s*(```|~~~)")
+SKIP_LINE_RE = re.compile(r"^\s*(\[\^[^\]]+\]:|\[[^\]]+\]:\s*\S|\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$|<!--.*-->\s*$)")
+BLOCK_START_RE = re.compile(r"^\s*(#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|\|)")
+LINE_PREFIX_RE = re.compile(r"^\s*(?:>\s?)*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+)?")
+INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[\^[^\]]+\]"), ""),
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
+    (re.compile(r"<https?://[^>]*>|https?://\S+|<[^>]+>|\{[^}]*\}"), ""),
+    (re.compile(r"\*\*|__|~~|`|\*|(?<!\w)_+|_+(?!\w)"), ""),
+    (re.compile(r"\s*\|\s*"), " ; "),
+)
+SENTENCE_SHOWN = 160
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: the sentence that makes it, where, and what to do about it."""
+
+    line: int | None
+    sentence: str
+    category: str
+    rule: str
+    severity: R.Severity
+    words: str  # the words that made the claim
+    why: str
+    rewrite: str
+
+    @property
+    def key(self) -> str:
+        """Stable across runs and line moves; changes when the sentence is edited."""
+        digest = hashlib.sha1(" ".join(self.sentence.split()).casefold().encode()).hexdigest()[:10]
+        return f"claims:{self.category}:{digest}"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, list item, heading or table row of prose, with the line each piece came from."""
+
+    pieces: tuple[tuple[int | None, str], ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for _, t in self.pieces)
+
+    def line_at(self, offset: int) -> int | None:
+        starts, pos = [], 0
+        for _, t in self.pieces:
+            starts.append(pos)
+            pos += len(t) + 1
+        return self.pieces[max(bisect_right(starts, offset) - 1, 0)][0]
+
+
+def check_claims(ctx: Context) -> list[Finding]:
+    found = find_claims(issue_blocks(ctx.source), extra_phrases=ctx.options.extra_claim_phrases)
+    return [Finding(id=f"claims.{c.category}", severity=c.severity, location=ctx.source.at(c.line), message=describe(c), key=c.key) for c in found]
+
+
+def describe(claim: Claim) -> str:
+    shown = claim.sentence if len(claim.sentence) <= SENTENCE_SHOWN else claim.sentence[: SENTENCE_SHOWN - 1] + "…"
+    label = R.CATEGORIES.get(claim.category, "claim phrase")
+    return f"{label}: \"{shown}\" {claim.why} ('{claim.words}'). Suggested rewrite: {claim.rewrite}. Accept it if the evidence supports it: {claim.key}"
+
+
+# --- prose from Markdown --------------------------------------------------------------------------
+
+
+def issue_blocks(source: Source) -> list[Block]:
+    """The subject, preheader and title, then the body's prose blocks (code, footnote definitions,
+    comments and URLs left out: a reference's title is a citation, not our claim)."""
+    blocks = [Block(((line, clean(text)),)) for line, text in source.front_values() if text.strip()]
+    return blocks + markdown_blocks(source.body_lines())
+
+
+def markdown_blocks(lines: Iterable[tuple[int | None, str]]) -> list[Block]:
+    blocks: list[Block] = []
+    current: list[tuple[int | None, str]] = []
+    fenced = in_footnote = False
+
+    def close() -> None:
+        if current:
+            blocks.append(Block(tuple(current)))
+            current.clear()
+
+    for line, raw in lines:
+        if FENCE_RE.match(raw):
+            fenced = not fenced
+            close()
+            continue
+        if fenced:
+            continue
+        if not raw.strip():
+            in_footnote = False
+            close()
+            continue
+        if SKIP_LINE_RE.match(raw):
+            in_footnote = raw.lstrip().startswith("[^")
+            close()
+            continue
+        if in_footnote and raw[:1].isspace():
+            continue
+        in_footnote = False
+        if BLOCK_START_RE.match(raw) or raw.lstrip().startswith("#"):
+            close()
+        text = clean(LINE_PREFIX_RE.sub("", raw, count=1))
+        if text:
+            current.append((line, text))
+        if raw.lstrip().startswith(("#", "|")):
+            close()
+    close()
+    return blocks
+
+
+def clean(text: str) -> str:
+    for pattern, replacement in INLINE:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split()).strip(" ;")
+
+
+# --- the analysis -----------------------------------------------------------------------------------
+
+
+def find_claims(blocks: Sequence[Block], extra_phrases: Sequence[str] = ()) -> list[Claim]:
+    """Every claim in ``blocks``, one per sentence and category (the surest first)."""
+    nlp = _pipeline()
+    matcher, officials = _matchers(tuple(extra_phrases))
+    out: list[Claim] = []
+    for block, doc in zip(blocks, nlp.pipe(b.text for b in blocks), strict=True):
+        _lower_lemmas(doc, nlp)
+        masked = {i for _, s, e in officials(doc) for i in range(s, e)}
+        by_sentence: dict[tuple[int, str], Claim] = {}
+        for match_id, start, end in sorted(matcher(doc), key=lambda m: (m[1], m[2])):
+            rule = RULES_BY_NAME.get(nlp.vocab.strings[match_id]) or _phrase_rule()
+            span = doc[start:end]
+            sent = span.sent
+            if masked.intersection(range(start, end)) or not _is_claim(rule, span, sent):
+                continue
+            claim = Claim(block.line_at(sent.start_char), sent.text.strip(), rule.category, rule.name, rule.severity, span.text, rule.why, rule.rewrite)
+            key = (sent.start, rule.category)
+            if key not in by_sentence or (claim.severity == "error" and by_sentence[key].severity != "error"):
+                by_sentence[key] = claim
+        out += by_sentence.values()
+    return out
+
+
+def claims_in_markdown(text: str) -> list[Claim]:
+    """The claims of a Markdown fragment (a paragraph of the corpus, a line of the bench)."""
+    return find_claims(markdown_blocks(enumerate(text.splitlines(), 1)))
+
+
+def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
+    lemmas = [t.lemma_ for t in sent]
+    words = " " + " ".join(t.lower_ for t in sent) + " "
+    outside = [t.lemma_ for t in sent if not span.start <= t.i < span.end]
+    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent):
+        return False
+    if _attributed(span, sent, lemmas, words):
+        return False
+    if rule.hedgeable and (R.HEDGES.intersection(outside) or any(f" {p} " in words for p in R.HEDGE_PHRASES)):
+        return False
+    if rule.study_context_ok and R.STUDY_CONTEXT.intersection(lemmas) and not R.FIRST_PERSON.intersection(lemmas):
+        return False
+    if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
+        return False
+    if rule.needs == "speaker" and not R.SPEAKERS.intersection(t.lower_ for t in sent):
+        return False
+    if rule.needs == "imperative":
+        return _imperative(span, sent)
+    return True
+
+
+def _quoted(span: Any, sent: Any, words: str) -> bool:
+    """Inside quotation marks, unless we adopt the quote as our own ("'I was cured' - that is what
+    our treatment can do")."""
+    a, b = span.start_char - sent.start_char, span.end_char - sent.start_char
+    quotes = [m for m in QUOTED_RE.finditer(sent.text)]
+    if not any(m.start() <= a and b <= m.end() for m in quotes):
+        return False
+    rest = QUOTED_RE.sub(" ", sent.text).lower().split()
+    return not R.FIRST_PERSON.intersection(w.strip(".,;:!?") for w in rest)
+
+
+def _criticism(outside: list[str], words: str) -> bool:
+    return bool(R.CRITICISM.intersection(outside)) or any(f" {p} " in words for p in R.CRITICISM_PHRASES)
+
+
+def _attributed(span: Any, sent: Any, lemmas: list[str], words: str) -> bool:
+    """Someone else's claim, reported: an attribution cue that is not the sentence's own verb in the
+    imperative ("Call us"), in a sentence where we do not speak for ourselves."""
+    if R.FIRST_PERSON.intersection(lemmas):
+        return False
+    doc = span.doc
+    cues = [
+        t for t in sent
+        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and not span.start <= t.i < span.end and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no"))
+    ]  # lower-case only: "the United States" is not a cue; "say yes" is not a report
+    return bool(cues) or any(f" {p} " in words for p in R.ATTRIBUTION_PHRASES)
+
+
+def _negated(span: Any, sent: Any) -> bool:
+    """A negation cue before the claim, within its clause and the window (NegEx), that is not a
+    pseudo-negation ("not only"); a cue in an if-clause stops at the comma."""
+    doc = span.doc
+    conditional = doc[sent.start].lemma_ in R.CONDITIONAL_LEADS
+    for i in range(span.start - 1, max(sent.start, span.start - R.NEGATION_WINDOW) - 1, -1):
+        t = doc[i]
+        if t.lemma_ in R.CLAUSE_END or (t.text == "," and conditional):
+            return False
+        nxt = doc[i + 1].lower_ if i + 1 < len(doc) else ""
+        pseudo = i + 1 < span.start and (t.lower_, nxt) in R.PSEUDO_NEGATION  # "not only", but "no wonder drug" is negated
+        if (t.lemma_ in R.NEGATION or t.lower_ in R.NEGATION) and not pseudo:
+            return True
+        if any(f"{t.lower_} {nxt}" == p for p in R.NEGATION_PHRASES):
+            return True
+    return False
+
+
+def _imperative(span: Any, sent: Any) -> bool:
+    """The advice verb tells the reader what to do: in its base form, at the start of a clause
+    (after "just", "it's time to"...) or after "you can/should/must"; not "whether to stop"."""
+    doc = span.doc
+    verb = doc[span.start]
+    if verb.lower_ != verb.lemma_ or any(t.lower_ == "whether" for t in doc[sent.start : span.start]):
+        return False
+    i = span.start - 1
+    while i >= sent.start and (doc[i].lower_ in R.IMPERATIVE_LEADS or doc[i].lower_.endswith("ly")):
+        i -= 1
+    if i < sent.start or doc[i].is_punct:
+        return True
+    while i >= sent.start and doc[i].lower_ in R.MODALS:
+        i -= 1
+    return i >= sent.start and i < span.start - 1 and doc[i].lower_ == "you"
+
+
+# --- spaCy, built once ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _pipeline() -> Any:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()  # loads the lookup table from spacy-lookups-data (installed, never downloaded)
+    return nlp
+
+
+def _lemma_table(nlp: Any) -> Any:
+    return nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+
+
+def _lower_lemmas(doc: Any, nlp: Any) -> None:
+    """The lookup table is case-sensitive ("Stopped" stays "Stopped"): lemmatize lower-cased words."""
+    table = _lemma_table(nlp)
+    for t in doc:
+        t.lemma_ = table.get(t.lower_, t.lower_)
+
+
+@lru_cache(maxsize=8)
+def _matchers(extra_phrases: tuple[str, ...]) -> tuple[Any, Any]:
+    from spacy.matcher import Matcher, PhraseMatcher
+
+    nlp = _pipeline()
+    table = _lemma_table(nlp)
+    matcher = Matcher(nlp.vocab)
+    for rule in R.RULES:
+        matcher.add(rule.name, [_compile(p, table) for p in rule.patterns])
+    for phrase in extra_phrases:
+        matcher.add(PHRASE_RULE, [[{"LOWER": t.lower_} for t in nlp.make_doc(phrase)]])
+    officials = PhraseMatcher(nlp.vocab, attr="LOWER")
+    officials.add("official", list(nlp.tokenizer.pipe(R.OFFICIAL_TERMS)))
+    return matcher, officials
+
+
+def _compile(pattern: str, table: Any) -> list[dict[str, Any]]:
+    """A pattern string of claims_rules.py -> a spaCy Matcher pattern."""
+    out: list[dict[str, Any]] = []
+    for spec in pattern.split():
+        optional = spec.endswith("?") and len(spec) > 1
+        spec = spec[:-1] if optional else spec
+        if spec == "~":
+            token: dict[str, Any] = {"IS_PUNCT": False, "OP": "{0,3}"}
+        elif spec == "#":
+            token = {"LIKE_NUM": True}
+        elif spec.startswith("="):
+            token = {"LOWER": {"IN": spec[1:].split("|")}}
+        else:
+            words = spec.split("|")
+            token = {"LEMMA": {"IN": sorted({*words, *(table.get(w, w) for w in words)})}}
+        if optional:
+            token["OP"] = "?"
+        out.append(token)
+    return out
+
+
+PHRASE_RULE = "phrase"
+RULES_BY_NAME = {r.name: r for r in R.RULES}
+
+
+@lru_cache(maxsize=1)
+def _phrase_rule() -> R.Rule:
+    return R.Rule(PHRASE_RULE, "phrase", "warning", (), "uses a phrase listed in [checks] extra_claim_phrases", "say what the evidence shows instead")
