@@ -182,7 +182,9 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
         return False
     if rule.hedgeable and (R.HEDGES.intersection(outside) or any(f" {p} " in words for p in R.HEDGE_PHRASES)):
         return False
-    if rule.study_context_ok and R.STUDY_CONTEXT.intersection(lemmas) and not R.FIRST_PERSON.intersection(lemmas):
+    if rule.study_context_ok and R.STUDY_CONTEXT.intersection(outside) and not R.FIRST_PERSON.intersection(lemmas):
+        return False
+    if rule.name == "promise" and span.end < sent.end and span.doc[span.end].lower_ == "only":  # "we promise only to explain"
         return False
     if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
         return False
@@ -216,8 +218,8 @@ def _attributed(span: Any, sent: Any, lemmas: list[str], words: str) -> bool:
     doc = span.doc
     cues = [
         t for t in sent
-        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and not span.start <= t.i < span.end and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no"))
-    ]  # lower-case only: "the United States" is not a cue; "say yes" is not a report
+        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no"))
+    ]  # lower-case only: "the United States" is not a cue; nor "say yes", nor "on the market"
     return bool(cues) or any(f" {p} " in words for p in R.ATTRIBUTION_PHRASES)
 
 

@@ -53,13 +53,15 @@ RULES: tuple[Rule, ...] = (
     Rule("reverse", "cure", "warning", ("reverse|undo|repair ~ damage|effect|depression|trauma",), "says the treatment reverses damage", "'was associated with changes in …' and cite the study"),
     Rule("permanent", "cure", "error", ("for good", "once and for all", "=permanently", "permanent fix|cure|relief|solution|reset|change|end", "=never come|comes|came|return|returned|returns back?"),
          "says the effect is permanent, but follow-up in these trials lasted months", "'in the 12 months of follow-up' or 'symptoms returned for some'"),
+    Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel"),
+         "says a condition goes away for good", "'symptoms eased for some participants during the trial'"),
     Rule("free-of", "cure", "warning", ("=free of|from ~ " + CONDITIONS,), "says people end up free of a condition", "'no longer met the criteria for … at the end of the trial'"),
     # --- absolute safety
     Rule("safe-absolute", "safety", "error", ("completely|totally|perfectly|entirely|absolutely|fully|100 %? safe", "100 percent safe", "safe for everyone|everybody|anyone|all"),
          "says a treatment is completely safe; every active treatment has risks", "'the most common side effects in the trials were …'"),
     Rule("no-side-effects", "safety", "error", ("no known? side -? effect", "without ~ side -? effect", "no adverse effect", "side -? effect -? free", "=side-effect-free", "free of|from side -? effect"),
          "says there are no side effects", "name the side effects the trials reported"),
-    Rule("no-risk", "safety", "error", ("no risk|danger|downside", "zero risk", "risk - free", "=risk-free", "carry|carries no risk", "without any? risk"),
+    Rule("no-risk", "safety", "error", ("no risk|danger|downside", "zero risk", "risk -? free", "=risk-free", "carry|carries no risk", "without any? risk", "free of|from ~ risk|danger|harm", "nothing dangerous|risky|harmful|unsafe"),
          "says there is no risk", "name the risks and how often they occurred"),
     Rule("non-addictive", "safety", "error", ("non - addictive", "=non-addictive", "not addictive", "no risk of dependence|addiction|misuse|abuse"),
          "says the drug cannot be addictive", "'misuse and dependence are possible; clinics limit …'"),
@@ -67,9 +69,9 @@ RULES: tuple[Rule, ...] = (
          "says the treatment cannot harm", "name the harms reported and who was excluded from the trials"),
     Rule("safe-slogan", "safety", "warning", ("=safe . ? , ? natural|gentle|fast|effective",), "advertises safety as a slogan", "say what the trials found about harms"),
     # --- universal or numeric efficacy
-    Rule("works-for-all", "efficacy", "error", ("work|effective|help for|in everyone|everybody|anyone|all|every", "work every time", "=never fails|fail", "will work for you"),
+    Rule("works-for-all", "efficacy", "error", ("work|effective|help for|in everyone|everybody|anyone|all|every", "work every time", "=never fails|fail", "will work for you", "work|effective for|in # %"),
          "says it works for everyone; in every trial some people did not respond", "'about N in 10 participants responded in the trial'"),
-    Rule("all-patients", "efficacy", "warning", ("every single one", "=nearly|almost|virtually all patient|people|client", "every patient|client", "whatever your diagnosis", "work for all type"),
+    Rule("all-patients", "efficacy", "warning", ("every single one", "=nearly|almost|virtually all patient|people|client", "every patient|client", "whatever your diagnosis", "everyone|everybody|anyone who ~ feel|get|improve|recover|benefit|respond|heal", "work for all type"),
          "says (nearly) every patient benefits", "give the trial's figure with its comparison group"),
     Rule("hundred-percent", "efficacy", "error", ("100 % success|effective|of|response|result|remission", "100 percent"), "claims a 100% result, which no trial has reported", "'X% of participants responded in the trial, against Y% on placebo'"),
     Rule("numeric", "efficacy", "error", ("# in|out of? #", "success rate", "relapse rate : ? zero|0", "# % of our", "# % ~ symptom - free", "# % ~ remission|recover|cure"),
@@ -78,33 +80,33 @@ RULES: tuple[Rule, ...] = (
     Rule("guarantee", "guarantee", "error", ("guarantee", "=guaranteed", "money back", "refund", "rest assured", "be assured", "is assured", "ensure|ensures you"),
          "guarantees a result no one can guarantee", "'some people improve; we will talk through what the studies show'", hedgeable=False),
     Rule("promise", "guarantee", "error", ("promise",), "promises a result", "'some people improve; we cannot promise that you will'", needs="speaker", hedgeable=False),
-    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back"),
+    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back", "feel better in|within #", "will be gone|history|over", "or it 's|is free", "or your money back"),
          "promises the reader a result", "'some participants reported …'", hedgeable=False),
     # --- advice to change medication or care
-    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS, "throw away|out ~ " + MEDS),
+    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS, "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
          "tells readers to change their medication or care", "'talk to your prescriber before changing any medicine'", needs="imperative", hedgeable=False),
-    Rule("no-need", "advice", "error", ("do|does|will|wo n't|not need ~ " + CARE + "|" + MEDS + "|them", "no longer need ~ " + CARE + "|" + MEDS, "no need for|to ~ " + CARE + "|" + MEDS, "instead of your|taking ~ " + MEDS + "|" + CARE),
+    Rule("no-need", "advice", "error", ("do|does|will|wo n't|not need ~ " + CARE + "|" + MEDS + "|them", "no longer need ~ " + CARE + "|" + MEDS, "no need for|to ~ " + CARE + "|" + MEDS, "instead of your|taking ~ " + MEDS + "|" + CARE, "do n't|not bother with ~ " + MEDS + "|" + CARE, "forget about ~ " + MEDS + "|" + CARE),
          "tells readers they do not need their treatment or clinician", "'this treatment was given alongside …, not instead of it'", hedgeable=False),
     # --- predictions presented as fact
     Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize"),
          "states a regulator's or payer's future decision as fact", "'the FDA has not said when it will decide'"),
-    Rule("will-be", "prediction", "error", ("will soon? be the? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|lift|offer|standard|prescribe|norm|future",),
+    Rule("will-be", "prediction", "error", ("will soon|definitely|certainly|surely|undoubtedly? be the? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|lift|offer|standard|prescribe|norm|future",),
          "states a future approval or availability as fact", "'could become available if regulators approve it'"),
-    Rule("certain", "prediction", "error", ("approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
+    Rule("certain", "prediction", "error", ("set|poised|due|sure|certain to be approve|legal|legalise|legalize|available|cover|authorise|authorize", "approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
          "presents a future decision as certain", "'no decision has been announced'"),
-    Rule("will-become", "prediction", "warning", ("will soon? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow",), "states what the future holds as fact", "'may', 'could', or who predicts it"),
+    Rule("will-become", "prediction", "warning", ("will soon|definitely|certainly|surely? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow", "every|all ~ will prescribe|offer|use|recommend|provide"), "states what the future holds as fact", "'may', 'could', or who predicts it"),
     # --- unqualified superiority
     Rule("better-than", "superiority", "error", ("better|effective|superior|stronger|faster|powerful|well than|to ~ " + COMPARATORS, "twice|thrice as well|effective|good as ~ " + COMPARATORS, "superior to any|all|every|ssri|ssris|antidepressant|other"),
          "says it beats other treatments without a head-to-head trial", "'in one trial it did better than placebo; it has not been compared with …'", study_context_ok=True),
     Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump",), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
-    Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way", "the best|#1 treatment|therapy|option|way|cure", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "no other ~ come close"),
+    Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way|antidepressant|medicine|drug", "most effective|powerful|successful ~ ever", "the best|#1 treatment|therapy|option|way|cure", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "nothing ~ compare to|with", "no other ~ come close"),
          "calls it the best or the only treatment", "'one of the options studied for …'", study_context_ok=True),
     # --- borrowed authority
-    Rule("proven", "authority", "error", ("clinically|scientifically|medically prove|validate|test", "research|science|study prove", "science be settle", "validate by science"),
+    Rule("proven", "authority", "error", ("clinically|scientifically|medically prove|validate|test", "research|science|study ~ prove", "science be settle", "validate by science"),
          "claims proof or validation that the evidence does not give", "cite the study and say what it found", hedgeable=False),
     Rule("approved-by", "authority", "error", ("doctor|physician|psychiatrist|expert|scientist - approve|recommend|endorse|back|trust", "=doctor-approved|doctor-recommended"),
          "borrows the authority of doctors for a product", "name who reviewed what, and cite the guideline if there is one", hedgeable=False),
-    Rule("backed-by", "authority", "warning", ("back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional", "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist agree|recommend"),
+    Rule("backed-by", "authority", "warning", ("approve|back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional", "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist agree|recommend"),
          "leans on unnamed experts or 'science'", "name the source and what it found"),
 )
 
@@ -140,7 +142,7 @@ CRITICISM_PHRASES = (
 FIRST_PERSON = {"we", "our", "us", "i", "my", "ours", "me"}
 SPEAKERS = FIRST_PERSON | {"you", "your"}
 STUDY_CONTEXT = {"trial", "study", "placebo", "participant", "compare", "versus", "vs", "group", "arm", "week", "author", "paper", "publish", "review", "meta", "analysis", "found", "find", "report", "dose", "cohort", "sample"}
-IMPERATIVE_LEADS = {"just", "simply", "so", "then", "and", "please", "now", "time", "to", "it", "'s", "finally", "go", "ahead", "safely", "also", "immediately"}
+IMPERATIVE_LEADS = {"today", "just", "simply", "so", "then", "and", "please", "now", "time", "to", "it", "'s", "finally", "go", "ahead", "safely", "also", "immediately"}
 MODALS = {"can", "should", "could", "must", "may", "need", "ought", "to", "might"}
 # Official names that contain claim words: masked before matching.
 OFFICIAL_TERMS = (
