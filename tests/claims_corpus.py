@@ -21,6 +21,7 @@ class Paragraph:
     label: str  # risky | careful
     category: str
     text: str
+    tuned: bool = False  # below a "# @tuned" line: written to test the rules on fresh text, then tuned on
 
     @property
     def risky(self) -> bool:
@@ -28,19 +29,23 @@ class Paragraph:
 
     @property
     def split(self) -> str:
+        if self.tuned:
+            return "dev"
         digest = int(hashlib.sha1(self.text.encode()).hexdigest(), 16)
         return "held-out" if digest % HELD_OUT_SHARE == 0 else "dev"
 
 
 def load(path: Path = CORPUS) -> list[Paragraph]:
     out = []
+    tuned = False
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        tuned = tuned or raw.startswith("# @tuned")
         if not raw.strip() or raw.startswith("#"):
             continue
         head, _, text = raw.partition(" | ")
         label, category = head.split()
         assert label in ("risky", "careful") and text, f"{path}:{n}: want 'risky|careful CATEGORY | text'"
-        out.append(Paragraph(n, label, category, text.replace("\\n", "\n")))
+        out.append(Paragraph(n, label, category, text.replace("\\n", "\n"), tuned))
     return out
 
 

@@ -55,7 +55,7 @@ RULES: tuple[Rule, ...] = (
          "says the effect is permanent, but follow-up in these trials lasted months", "'in the 12 months of follow-up' or 'symptoms returned for some'"),
     Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel"),
          "says a condition goes away for good", "'symptoms eased for some participants during the trial'"),
-    Rule("free-of", "cure", "warning", ("=free of|from ~ " + CONDITIONS,), "says people end up free of a condition", "'no longer met the criteria for … at the end of the trial'"),
+    Rule("free-of", "cure", "warning", ("=free of|from ~ " + CONDITIONS, CONDITIONS + " - free", "=trauma-free|depression-free|anxiety-free|ptsd-free|pain-free"), "says people end up free of a condition", "'no longer met the criteria for … at the end of the trial'"),
     # --- absolute safety
     Rule("safe-absolute", "safety", "error", ("completely|totally|perfectly|entirely|absolutely|fully|100 %? safe", "100 percent safe", "safe for everyone|everybody|anyone|all"),
          "says a treatment is completely safe; every active treatment has risks", "'the most common side effects in the trials were …'"),
@@ -65,11 +65,11 @@ RULES: tuple[Rule, ...] = (
          "says there is no risk", "name the risks and how often they occurred"),
     Rule("non-addictive", "safety", "error", ("non - addictive", "=non-addictive", "not addictive", "no risk of dependence|addiction|misuse|abuse"),
          "says the drug cannot be addictive", "'misuse and dependence are possible; clinics limit …'"),
-    Rule("harmless", "safety", "warning", ("harmless", "=cannot|can't harm|hurt", "ca n't harm|hurt", "can not harm|hurt", "nothing to worry about", "no lasting|long - term|harmful effect"),
+    Rule("harmless", "safety", "warning", ("harmless", "non -? toxic", "=non-toxic", "none of the risk|danger|side", "safe to use|take every|daily|forever|indefinitely", "=cannot|can't harm|hurt", "ca n't harm|hurt", "can not harm|hurt", "nothing to worry about", "no lasting|long - term|harmful effect"),
          "says the treatment cannot harm", "name the harms reported and who was excluded from the trials"),
     Rule("safe-slogan", "safety", "warning", ("=safe . ? , ? natural|gentle|fast|effective",), "advertises safety as a slogan", "say what the trials found about harms"),
     # --- universal or numeric efficacy
-    Rule("works-for-all", "efficacy", "error", ("work|effective|help for|in everyone|everybody|anyone|all|every", "work every time", "=never fails|fail", "will work for you", "work|effective for|in # %"),
+    Rule("works-for-all", "efficacy", "error", ("work|effective|help for|in everyone|everybody|anyone|all|every", "work every time", "help|work|benefit everyone|everybody|anyone", "=never fails|fail", "will work for you", "work|effective for|in # %"),
          "says it works for everyone; in every trial some people did not respond", "'about N in 10 participants responded in the trial'"),
     Rule("all-patients", "efficacy", "warning", ("every single one", "=nearly|almost|virtually all patient|people|client", "every patient|client", "whatever your diagnosis", "everyone|everybody|anyone who ~ feel|get|improve|recover|benefit|respond|heal", "work for all type"),
          "says (nearly) every patient benefits", "give the trial's figure with its comparison group"),
@@ -80,13 +80,17 @@ RULES: tuple[Rule, ...] = (
     Rule("guarantee", "guarantee", "error", ("guarantee", "=guaranteed", "money back", "refund", "rest assured", "be assured", "is assured", "ensure|ensures you"),
          "guarantees a result no one can guarantee", "'some people improve; we will talk through what the studies show'", hedgeable=False),
     Rule("promise", "guarantee", "error", ("promise",), "promises a result", "'some people improve; we cannot promise that you will'", needs="speaker", hedgeable=False),
-    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back", "feel better in|within #", "will be gone|history|over", "or it 's|is free", "or your money back"),
+    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back", "feel better in|within #", "we will|'ll get|make you better|well", "will be gone|history|over", "or it 's|is free", "or your money back"),
          "promises the reader a result", "'some participants reported …'", hedgeable=False),
     # --- advice to change medication or care
     Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS, "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
          "tells readers to change their medication or care", "'talk to your prescriber before changing any medicine'", needs="imperative", hedgeable=False),
     Rule("no-need", "advice", "error", ("do|does|will|wo n't|not need ~ " + CARE + "|" + MEDS + "|them", "no longer need ~ " + CARE + "|" + MEDS, "no need for|to ~ " + CARE + "|" + MEDS, "instead of your|taking ~ " + MEDS + "|" + CARE, "do n't|not bother with ~ " + MEDS + "|" + CARE, "forget about ~ " + MEDS + "|" + CARE),
          "tells readers they do not need their treatment or clinician", "'this treatment was given alongside …, not instead of it'", hedgeable=False),
+    Rule("consider-stopping", "advice", "error", ("consider|try =stopping|quitting|tapering|switching|skipping|dropping|reducing ~ " + MEDS + "|" + CARE,),
+         "suggests readers change their medication or care", "'talk to your prescriber before changing any medicine'", hedgeable=False),
+    Rule("replaces-care", "advice", "warning", ("=replaces|replaced|replace ~ year|month of? ~ " + CARE + "|" + MEDS + "|session", "why keep pay|take|see ~ " + CARE + "|" + MEDS),
+         "presents a treatment as a replacement for care the reader has", "'was given alongside …, not instead of it'", hedgeable=False),
     # --- predictions presented as fact
     Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize"),
          "states a regulator's or payer's future decision as fact", "'the FDA has not said when it will decide'"),
@@ -98,7 +102,7 @@ RULES: tuple[Rule, ...] = (
     # --- unqualified superiority
     Rule("better-than", "superiority", "error", ("better|effective|superior|stronger|faster|powerful|well than|to ~ " + COMPARATORS, "twice|thrice as well|effective|good as ~ " + COMPARATORS, "superior to any|all|every|ssri|ssris|antidepressant|other"),
          "says it beats other treatments without a head-to-head trial", "'in one trial it did better than placebo; it has not been compared with …'", study_context_ok=True),
-    Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump",), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
+    Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump", "gold -? standard", "=gold-standard"), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
     Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way|antidepressant|medicine|drug", "most effective|powerful|successful ~ ever", "the best|#1 treatment|therapy|option|way|cure", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "nothing ~ compare to|with", "no other ~ come close"),
          "calls it the best or the only treatment", "'one of the options studied for …'", study_context_ok=True),
     # --- borrowed authority
@@ -106,7 +110,7 @@ RULES: tuple[Rule, ...] = (
          "claims proof or validation that the evidence does not give", "cite the study and say what it found", hedgeable=False),
     Rule("approved-by", "authority", "error", ("doctor|physician|psychiatrist|expert|scientist - approve|recommend|endorse|back|trust", "=doctor-approved|doctor-recommended"),
          "borrows the authority of doctors for a product", "name who reviewed what, and cite the guideline if there is one", hedgeable=False),
-    Rule("backed-by", "authority", "warning", ("approve|back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional", "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist agree|recommend"),
+    Rule("backed-by", "authority", "warning", ("approve|back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional", "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist|neuroscientist|researcher agree|recommend|confirm"),
          "leans on unnamed experts or 'science'", "name the source and what it found"),
 )
 
