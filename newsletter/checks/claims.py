@@ -35,6 +35,7 @@ INLINE = (
     (re.compile(r"\s*\|\s*"), " ; "),
 )
 SENTENCE_SHOWN = 160
+GAP_STOPS = [".", ",", ";", ":", "!", "?", "(", ")", '"', "“", "”", "'", "‘", "’", "—", "–"]
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ def _compile(pattern: str, table: Any) -> list[dict[str, Any]]:
         optional = spec.endswith("?") and len(spec) > 1
         spec = spec[:-1] if optional else spec
         if spec == "~":
-            token: dict[str, Any] = {"IS_PUNCT": False, "OP": "{0,3}"}
+            token: dict[str, Any] = {"TEXT": {"NOT_IN": GAP_STOPS}, "OP": "{0,3}"}  # may cross a hyphen, not a clause
         elif spec == "#":
             token = {"LIKE_NUM": True}
         elif spec.startswith("="):

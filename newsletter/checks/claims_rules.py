@@ -49,17 +49,17 @@ RULES: tuple[Rule, ...] = (
     Rule("cure", "cure", "error", ("cure",), "says the treatment cures, which no trial of it has shown", "say what the trial measured: 'reduced symptoms of … in a trial of N people'"),
     Rule("miracle", "cure", "error", ("=miracle|miraculous",), "calls a treatment a miracle", "describe the measured effect instead"),
     Rule("heal", "cure", "warning", ("=heal|heals|healed",), "says the treatment heals a condition", "'eased symptoms for some participants'"),
-    Rule("erase", "cure", "warning", ("erase|eradicate|eliminate|banish|wipe|end ~ " + CONDITIONS,), "says a condition is erased or ended", "'reduced … in some participants'"),
+    Rule("erase", "cure", "warning", ("erase|eradicate|eliminate|banish|wipe|end|resolve|conquer|defeat ~ " + CONDITIONS,), "says a condition is erased or ended", "'reduced … in some participants'"),
     Rule("reverse", "cure", "warning", ("reverse|undo|repair ~ damage|effect|depression|trauma",), "says the treatment reverses damage", "'was associated with changes in …' and cite the study"),
     Rule("permanent", "cure", "error", ("for good", "once and for all", "=permanently", "permanent fix|cure|relief|solution|reset|change|end", "=never come|comes|came|return|returned|returns back?"),
          "says the effect is permanent, but follow-up in these trials lasted months", "'in the 12 months of follow-up' or 'symptoms returned for some'"),
-    Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel"),
+    Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel", "=never have|having|feel|suffer another|again"),
          "says a condition goes away for good", "'symptoms eased for some participants during the trial'"),
     Rule("free-of", "cure", "warning", ("=free of|from ~ " + CONDITIONS, CONDITIONS + " - free", "=trauma-free|depression-free|anxiety-free|ptsd-free|pain-free"), "says people end up free of a condition", "'no longer met the criteria for … at the end of the trial'"),
     # --- absolute safety
     Rule("safe-absolute", "safety", "error", ("completely|totally|perfectly|entirely|absolutely|fully|100 %? safe", "100 percent safe", "safe for everyone|everybody|anyone|all"),
          "says a treatment is completely safe; every active treatment has risks", "'the most common side effects in the trials were …'"),
-    Rule("no-side-effects", "safety", "error", ("no known? side -? effect", "without ~ side -? effect", "no adverse effect", "side -? effect -? free", "=side-effect-free", "free of|from side -? effect"),
+    Rule("no-side-effects", "safety", "error", ("no known? side -? effect", "wo|will|does|do n't|not cause|have any? side -? effect", "without ~ side -? effect", "no adverse effect", "side -? effect -? free", "=side-effect-free", "free of|from side -? effect"),
          "says there are no side effects", "name the side effects the trials reported"),
     Rule("no-risk", "safety", "error", ("no risk|danger|downside", "zero risk", "risk -? free", "=risk-free", "carry|carries no risk", "without any? risk", "free of|from ~ risk|danger|harm", "nothing dangerous|risky|harmful|unsafe"),
          "says there is no risk", "name the risks and how often they occurred"),
@@ -83,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back", "feel better in|within #", "we will|'ll get|make you better|well", "will be gone|history|over", "or it 's|is free", "or your money back"),
          "promises the reader a result", "'some participants reported …'", hedgeable=False),
     # --- advice to change medication or care
-    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS, "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
+    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS + "|them", "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
          "tells readers to change their medication or care", "'talk to your prescriber before changing any medicine'", needs="imperative", hedgeable=False),
     Rule("no-need", "advice", "error", ("do|does|will|wo n't|not need ~ " + CARE + "|" + MEDS + "|them", "no longer need ~ " + CARE + "|" + MEDS, "no need for|to ~ " + CARE + "|" + MEDS, "instead of your|taking ~ " + MEDS + "|" + CARE, "do n't|not bother with ~ " + MEDS + "|" + CARE, "forget about ~ " + MEDS + "|" + CARE),
          "tells readers they do not need their treatment or clinician", "'this treatment was given alongside …, not instead of it'", hedgeable=False),
@@ -92,17 +92,17 @@ RULES: tuple[Rule, ...] = (
     Rule("replaces-care", "advice", "warning", ("=replaces|replaced|replace ~ year|month of? ~ " + CARE + "|" + MEDS + "|session", "why keep pay|take|see ~ " + CARE + "|" + MEDS),
          "presents a treatment as a replacement for care the reader has", "'was given alongside …, not instead of it'", hedgeable=False),
     # --- predictions presented as fact
-    Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize"),
+    Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize|reschedule|allow|lift"),
          "states a regulator's or payer's future decision as fact", "'the FDA has not said when it will decide'"),
     Rule("will-be", "prediction", "error", ("will soon|definitely|certainly|surely|undoubtedly? be the? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|lift|offer|standard|prescribe|norm|future",),
          "states a future approval or availability as fact", "'could become available if regulators approve it'"),
     Rule("certain", "prediction", "error", ("set|poised|due|sure|certain to be approve|legal|legalise|legalize|available|cover|authorise|authorize", "approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
          "presents a future decision as certain", "'no decision has been announced'"),
-    Rule("will-become", "prediction", "warning", ("will soon|definitely|certainly|surely? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow", "every|all ~ will prescribe|offer|use|recommend|provide"), "states what the future holds as fact", "'may', 'could', or who predicts it"),
+    Rule("will-become", "prediction", "warning", ("will soon|definitely|certainly|surely? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow", "every|all ~ will prescribe|offer|use|recommend|provide", "be come to your|a ~ clinic|pharmacy|hospital|gp|doctor"), "states what the future holds as fact", "'may', 'could', or who predicts it"),
     # --- unqualified superiority
     Rule("better-than", "superiority", "error", ("better|effective|superior|stronger|faster|powerful|well than|to ~ " + COMPARATORS, "twice|thrice as well|effective|good as ~ " + COMPARATORS, "superior to any|all|every|ssri|ssris|antidepressant|other"),
          "says it beats other treatments without a head-to-head trial", "'in one trial it did better than placebo; it has not been compared with …'", study_context_ok=True),
-    Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump", "gold -? standard", "=gold-standard"), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
+    Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump", "gold -? standard", "=gold-standard", "ahead of any|all|every|other", "why settle for"), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
     Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way|antidepressant|medicine|drug", "most effective|powerful|successful ~ ever", "the best|#1 treatment|therapy|option|way|cure", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "nothing ~ compare to|with", "no other ~ come close"),
          "calls it the best or the only treatment", "'one of the options studied for …'", study_context_ok=True),
     # --- borrowed authority
@@ -118,7 +118,7 @@ RULES: tuple[Rule, ...] = (
 # phrases are matched on the lower-cased words of the sentence.
 NEGATION = {"no", "not", "n't", "never", "without", "none", "nothing", "nobody", "neither", "nor", "cannot", "lack", "absence", "unlikely", "fail"}
 NEGATION_PHRASES = ("far from", "no one", "rather than")
-PSEUDO_NEGATION = (("not", "only"), ("not", "just"), ("no", "doubt"), ("no", "wonder"), ("no", "matter"))
+PSEUDO_NEGATION = (("not", "only"), ("not", "just"), ("no", "doubt"), ("no", "wonder"), ("no", "matter"), ("no", "mistake"))
 CLAUSE_END = {";", ":", "but", "however", "although", "though", "while", "whereas", "because", "—", "–", "(", ")"}
 CONDITIONAL_LEADS = {"if", "when", "unless", "once", "since", "as", "whether"}  # a negation in such a clause stops at its comma
 NEGATION_WINDOW = 8
@@ -151,5 +151,5 @@ MODALS = {"can", "should", "could", "must", "may", "need", "ought", "to", "might
 # Official names that contain claim words: masked before matching.
 OFFICIAL_TERMS = (
     "breakthrough therapy designation", "breakthrough therapy", "fast track", "priority review", "accelerated approval", "complete response letter",
-    "risk evaluation and mitigation strategy", "orphan drug", "expanded access", "right to try", "treatment-resistant depression", "treatment resistant depression",
+    "risk evaluation and mitigation strategy", "orphan drug", "expanded access", "right to try",
 )
