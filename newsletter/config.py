@@ -324,8 +324,13 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
     def resolve(p: str | Path) -> Path:
         return (root / Path(p).expanduser()).resolve()
 
+    def place(p: str | Path) -> Path:
+        """Absolute, but a symbolic link in it is kept, not followed: the folders the tool
+        writes into refuse one (files.real_folder), so it must still be visible."""
+        return Path(os.path.abspath(root / Path(p).expanduser()))
+
     def resolve_paths(table: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: resolve(value) if isinstance(value, Path) else value for key, value in table.items()}
+        return {key: place(value) if isinstance(value, Path) else value for key, value in table.items()}
 
     database = env.get("NEWSLETTER_DATABASE") or v["storage"]["database"]
     return Settings(
@@ -348,8 +353,8 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         unsubscribe_mailto=v["unsubscribe"]["mailto"],
         templates_dir=resolve(v["paths"]["templates"]),
         issues_dir=resolve(v["paths"]["issues"]),
-        output_dir=resolve(v["paths"]["output"]),
-        outbox_dir=resolve(v["paths"]["outbox"]),
+        output_dir=place(v["paths"]["output"]),
+        outbox_dir=place(v["paths"]["outbox"]),
         database=resolve(database),
         provider=v["provider"]["name"],
         workers=v["provider"]["workers"],

@@ -49,6 +49,10 @@ class StoreError(NewsletterError):
     """The database cannot be opened or migrated."""
 
 
+class FileError(NewsletterError):
+    """A file or folder the tool writes cannot be written safely (a symbolic link, not a folder)."""
+
+
 class SendError(NewsletterError):
     """A send cannot start or must stop (lock held, already sent, checks failed...)."""
 

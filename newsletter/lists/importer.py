@@ -25,7 +25,7 @@ from ..errors import SubscriberError
 from ..recipients import RecipientProblem, clean_name
 from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
-from .writer import write_rejected
+from .writer import unneutralized, write_rejected
 
 # field -> header names that mean it (normalized: lower-case, spaces and hyphens as "_").
 # When a file has several of them, the first one listed with a non-empty cell wins.
@@ -255,7 +255,7 @@ def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, st
     for name, indexes in where.items():
         for index in indexes:
             if index < count:
-                value = cells[index].strip()
+                value = unneutralized(cells[index].strip())
                 if value:
                     values[name] = value
                     break

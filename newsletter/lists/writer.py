@@ -1,6 +1,9 @@
 """Writing subscriber CSV files: the export (our plain format) and an import's rejected rows.
 
 Both go through a temporary file renamed into place, so a failure never leaves half a file.
+A cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return: a name such as ``=HYPERLINK(...)``) is written with a single quote in
+front, as OWASP recommends for CSV injection; the importer takes that quote off again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ from ..store.subscriber_admin import iter_export
 
 if TYPE_CHECKING:
     from .importer import ParsedFile
+
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralized(cell: object) -> object:
+    """The cell with a single quote in front when a spreadsheet would run it as a formula."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_START) else cell
+
+
+def unneutralized(cell: str) -> str:
+    """What ``neutralized`` wrote, read back: the quote before a formula character goes."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
+
 
 # The export's columns; the importer reads every one of them back (see importer.COLUMNS).
 EXPORT_COLUMNS = (
@@ -53,6 +70,7 @@ def write_rejected(parsed: "ParsedFile") -> Path | None:
 
 
 def write_csv(path: Path, rows: Iterable[Iterable[object]]) -> None:
-    """Write a UTF-8 CSV atomically, readable by the owner only (it holds personal data)."""
+    """Write a UTF-8 CSV atomically, readable by the owner only (it holds personal data), with
+    every cell a spreadsheet would run as a formula neutralized."""
     with atomic_write(path, "w", private=True, encoding="utf-8", newline="") as out:
-        csv.writer(out).writerows(rows)
+        csv.writer(out).writerows([neutralized(cell) for cell in row] for row in rows)

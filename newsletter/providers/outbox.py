@@ -17,8 +17,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import ConfigError, ProviderUnavailable
-from ..files import atomic_write
+from ..errors import ConfigError, FileError, ProviderRequestError, ProviderUnavailable
+from ..files import atomic_write, real_folder
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
@@ -68,9 +68,18 @@ class OutboxProvider:
             except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was written
                 results.append(SendResult("rejected", code="invalid-message", detail=f"{msg.rcpt}: the message cannot be built: {err}"))
                 continue
-            self._write(self.folder(msg.tag) / self.file_name(msg), data)
+            self._write(self._real_folder(msg.tag) / self.file_name(msg), data)
             results.append(SendResult("accepted", provider_message_id=msg.message_id))
         return results
+
+    def _real_folder(self, tag: str | None) -> Path:
+        """The issue's folder, refused when it or the outbox is a symbolic link: the batch stops
+        with the link named and goes back to pending (nothing was written)."""
+        try:
+            real_folder(self.directory, "the outbox folder")
+            return real_folder(self.folder(tag), "the issue's outbox folder")
+        except FileError as err:
+            raise ProviderRequestError(f"outbox: {err.message}", hint=err.hint) from err
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
