@@ -254,3 +254,81 @@ def test_tab_and_carriage_return_starts_are_neutralized_too() -> None:
     for cell in ("\t=1", "\r=1", "=1", "+1", "-1", "@1"):
         assert neutralized(cell) == "'" + cell and unneutralized("'" + cell) == cell
     assert neutralized("Ann") == "Ann" and neutralized(7) == 7 and unneutralized("'Ann") == "'Ann"
+
+
+# -- erasure survives a change of NEWSLETTER_SECRET ---------------------------------------------
+
+ZOE = "zoe@example.org"
+
+
+def write_list(path: Path) -> Path:
+    path.write_text(f"email,first_name\n{ZOE},Zoe\nann@example.org,Ann\n", encoding="utf-8")
+    return path
+
+
+def test_a_forgotten_address_stays_out_under_another_secret(tmp_path: Path, monkeypatch) -> None:
+    from newsletter.lists.importer import import_file
+    from newsletter.store import subscriber_admin
+
+    people = write_list(tmp_path / "list.csv")
+    database = tmp_path / "list.db"
+    monkeypatch.setenv("NEWSLETTER_SECRET", "the-first-secret")
+    conn = open_db(database)
+    import_file(conn, people)
+    subscriber_admin.forget(conn, ZOE)
+    conn.close()
+    for later in ("a-rotated-secret", None):  # rotated, then unset
+        if later:
+            monkeypatch.setenv("NEWSLETTER_SECRET", later)
+        else:
+            monkeypatch.delenv("NEWSLETTER_SECRET")
+        conn = open_db(database)
+        report = import_file(conn, people)
+        assert (report.counts.kept_suppressed, report.counts.added) == (1, 0)
+        assert subscribers.find(conn, ZOE) is None
+        conn.close()
+    stored = everything_stored(database)
+    assert ZOE not in stored and "the-first-secret" not in stored
+    with sqlite3.connect(database) as raw:
+        assert raw.execute("SELECT keyed_by FROM forgotten").fetchall() == [("database",)]
+
+
+def version_4_database(path: Path, legacy_digests: list[str]) -> None:
+    """A database as the code before migration 5 left it, with erasure hashes in it."""
+    from newsletter.store.db import _statements
+    from newsletter.store.schema import MIGRATIONS
+
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT 'then')")
+        for version, description, sql in MIGRATIONS[:4]:
+            for statement in _statements(sql):
+                raw.execute(statement)
+            raw.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description))
+        raw.executemany("INSERT INTO forgotten (email_hash, forgotten_at) VALUES (?, 'then')", [(d,) for d in legacy_digests])
+
+
+def hmac_hex(key: bytes, text: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def test_hashes_made_with_the_secret_before_migration_5_are_still_honoured(tmp_path: Path, monkeypatch) -> None:
+    from newsletter.lists.importer import import_file
+
+    database = tmp_path / "old.db"
+    version_4_database(database, [hmac_hex(b"the-old-secret", ZOE)])
+    monkeypatch.setenv("NEWSLETTER_SECRET", "the-old-secret")
+    conn = open_db(database)
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] >= 5
+    assert [tuple(r) for r in conn.execute("SELECT keyed_by FROM forgotten")] == [("legacy",)]
+    report = import_file(conn, write_list(tmp_path / "list.csv"), dry_run=True)
+    assert (report.counts.kept_suppressed, report.counts.added) == (1, 1)
+    conn.close()
+    # The limit of a hash that cannot be re-keyed (README, Erasure): under another secret the
+    # old row no longer matches. Only the rows made before migration 5 depend on the secret.
+    monkeypatch.setenv("NEWSLETTER_SECRET", "another-secret")
+    conn = open_db(database)
+    assert import_file(conn, tmp_path / "list.csv", dry_run=True).counts.kept_suppressed == 0
+    conn.close()

@@ -122,10 +122,17 @@ CREATE TABLE provider_events (
 CREATE INDEX provider_events_issue ON provider_events (issue_slug, kind);
 """
 
+# Which key made each erasure hash (store/forgotten.py): rows from before this migration may have
+# been keyed with NEWSLETTER_SECRET ('legacy'); new rows use the database's own key ('database').
+FORGOTTEN_KEYED_BY = """
+ALTER TABLE forgotten ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'legacy';
+"""
+
 # (version, description, SQL)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "subscribers", SUBSCRIBERS),
     (2, "send ledger", SEND_LEDGER),
     (3, "sign-up requests and rate limits", SIGNUP),
     (4, "provider events (webhooks)", PROVIDER_EVENTS),
+    (5, "erasure hashes keyed by the database", FORGOTTEN_KEYED_BY),
 )
