@@ -131,6 +131,7 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
     """Parse and validate a file. ``known(keys)`` may return the keys already in the list: those
     addresses were validated when stored, so they skip the (costly) validation again."""
     text, encoding = _decode(path)
+    csv.field_size_limit(max(csv.field_size_limit(), READ_LIMIT))
     delimiter = _delimiter(path, text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = _header(path, next((row for row in reader if any(c.strip() for c in row)), None))
@@ -198,6 +199,12 @@ def _decode(path: Path) -> tuple[str, str]:
         raise SubscriberError(f"{path}: file not found", hint="Check the path of the CSV file.") from None
     except OSError as err:
         raise SubscriberError(f"{path}: cannot read: {err.strerror}") from err
+    for bom, codec in BOMS:  # Excel's "Unicode text" is UTF-16 with a BOM
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec), codec[:6]
+            except UnicodeDecodeError as err:
+                raise SubscriberError(f"{path}: starts with a {codec[:6].upper()} byte order mark but is not {codec[:6].upper()} text", hint="Save the file as CSV UTF-8 and import again.") from err
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -209,6 +216,13 @@ def _decode(path: Path) -> tuple[str, str]:
         raise SubscriberError(
             f"{path}:{line}: neither UTF-8 nor Windows-1252 text", hint="Save the file as CSV UTF-8 and import again."
         ) from err
+
+
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+MAX_CELL = 64 * 1024  # characters; a row with a longer cell is rejected, not the whole file
+# The csv module refuses a whole file at its first cell over field_size_limit (128 KB by
+# default); read up to this, so a longer cell rejects only its row.
+READ_LIMIT = 16 * 1024 * 1024
 
 
 def _delimiter(path: Path, text: str) -> str:
@@ -253,6 +267,11 @@ def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, st
     """field -> the first non-empty cell among its columns (absent when all are empty)."""
     values, count = {}, len(cells)
     for name, indexes in where.items():
+        if name == "status":  # several status columns: the most restrictive wins
+            stated = [cells[i].strip() for i in indexes if i < count and cells[i].strip()]
+            if stated:
+                values[name] = _most_restrictive(stated)
+            continue
         for index in indexes:
             if index < count:
                 value = unneutralized(cells[index].strip())
@@ -265,6 +284,9 @@ def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, st
 def _row(line: int, values: dict[str, str], seen: dict[str, str | None]) -> Incoming | Rejected:
     """One row checked; ``seen`` maps lower-cased address texts already validated to their key
     (None: the key is that text itself, an address already in the list)."""
+    long = next((name for name, value in values.items() if len(value) > MAX_CELL), None)
+    if long:
+        return Rejected(line, f"the {long} cell is {len(values[long]):,} characters long (at most {MAX_CELL:,})", ())
     raw = values.get("email")
     if not raw:
         return Rejected(line, "no email address", ())
@@ -315,6 +337,14 @@ def _status(values: dict[str, str]) -> tuple[str | None, str | None]:
     if "cleaned_at" in values:
         stated = max(stated, "bounced", key=_RESTRICTIVENESS.__getitem__)
     return stated, None
+
+
+def _most_restrictive(words: list[str]) -> str:
+    """Of several status cells, the one that says the least mailing (an unknown word first, so
+    the row is rejected rather than guessed)."""
+    read = [(word, *_status_word(word)) for word in words]
+    unknown = next((word for word, _, problem in read if problem), None)
+    return unknown or max(read, key=lambda r: _RESTRICTIVENESS[r[1]])[0]
 
 
 @lru_cache(maxsize=256)
