@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from . import app, out_console, run_guarded, state
+from . import app, err_console, out_console, run_guarded, state
 
 subscribers_app = typer.Typer(
     name="subscribers",
@@ -257,6 +257,11 @@ def _print_import(file: Path, report) -> None:
     ):
         table.add_row(label, f"{n:,}")
     console.print(table)
+    if parsed.encoding == "windows-1252":  # Mac-Roman cannot be told apart from it reliably: say so
+        err_console().print(
+            f"warning  {file}: not UTF-8 text; read as Windows-1252. If accents look wrong (a Mac-Roman file), "
+            "save it as CSV UTF-8 and import again.", markup=False,
+        )
     if counts.kept_suppressed:
         _say(
             f"Kept suppressed: {counts.kept_suppressed:,} row(s) name people who unsubscribed, bounced, complained "
