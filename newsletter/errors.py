@@ -105,6 +105,11 @@ class ProviderDeliveryUnknown(ProviderError):
     in_doubt: int | None = None
 
 
+class ProviderDeadlineExceeded(ProviderDeliveryUnknown):
+    """A request outlived its total deadline (a server trickling its answer): in doubt like any
+    answer that never came, and the run stops, since every later request would wait as long."""
+
+
 class ProviderRequestError(ProviderError):
     """The provider refused the whole request as invalid (HTTP 4xx other than auth/rate):
     retrying the same request will not help."""

@@ -1,6 +1,7 @@
 """Fault injection, end to end: the real `newsletter send` process through a real SMTP server
 (aiosmtpd) with the database locked by another process mid-send, or full mid-send (SQLite's
-own SQLITE_FULL, from ``PRAGMA max_page_count`` on the send's connections).
+own SQLITE_FULL, from ``PRAGMA max_page_count`` on the send's connections); and through the
+Postmark fake answering one byte at a time.
 
 Whatever the fault, once it is gone and `send` has run again: no duplicates, nobody lost, and
 every message the server accepted is recorded as accepted, none left `unknown` because the
@@ -17,9 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_send_e2e import ISSUE, SLUG, _configure, _env
+from test_send_e2e import ISSUE, SLUG, TOKEN, _configure, _env
 from test_storage_faults import write_lock_held
 
+from fakes.postmark import FakePostmark
+from fakes.server import Fault
 from fakes.smtp import FakeSmtp
 from newsletter.config import load_settings
 from newsletter.lists.importer import import_file
@@ -141,3 +144,40 @@ def test_database_full_mid_send_records_what_the_server_accepted_and_the_next_ru
     assert 10 < len(smtp.received) < READERS, len(smtp.received)
     _assert_everything_received_is_recorded(project, smtp)
     _finish_and_assert_exactly_once(project, smtp)
+
+
+def test_a_trickling_postmark_stops_the_send_at_the_deadline_and_the_next_run_settles_it(project: Path) -> None:
+    csv = project / "subs.csv"
+    csv.write_text("email,first_name\n" + "".join(f"reader{i}@example.com,Reader{i}\n" for i in range(READERS)))
+    conn = open_db(load_settings(project / "newsletter.toml").database)
+    import_file(conn, csv, source="e2e")
+    conn.close()
+    with FakePostmark(token=TOKEN) as fake:
+        _configure(project, "postmark", f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 1\n'
+                   "reconcile_grace_seconds = 0\ntimeout = [2, 2]\ndeadline = 1\n")
+        # Two batches answered, the third answered one byte every 0.25 s: each read is quick,
+        # the whole answer would take minutes.
+        fake.script(Fault(path="/email/batch"), Fault(path="/email/batch"), Fault(trickle=0.25, path="/email/batch"))
+        env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
+        run = subprocess.run([sys.executable, "-m", "newsletter.cli", "send", ISSUE, "--yes"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+        error = _one_error(run)
+        assert error.startswith("Error: postmark: no complete answer within the 1 s deadline"), error
+        assert "Traceback" not in run.stderr and TOKEN not in run.stdout + run.stderr
+        conn = open_db(load_settings(project / "newsletter.toml").database)
+        try:
+            send = ledger.find_send(conn, SLUG)
+            assert ledger.counts(conn, send) == {**ledger.counts(conn, send), "accepted": 40, "unknown": 20, "pending": READERS - 60, "sending": 0}
+            assert conn.execute("SELECT COUNT(*) FROM send_locks").fetchone()[0] == 0  # the lock was let go
+        finally:
+            conn.close()
+        again = subprocess.run([sys.executable, "-m", "newsletter.cli", "send", ISSUE, "--yes"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "Reconciled with postmark: 20 found (accepted)" in again.stdout
+        received = Counter(fake.per_recipient)
+    assert sorted(set(received.values())) == [1] and len(received) == READERS
+    conn = open_db(load_settings(project / "newsletter.toml").database)
+    try:
+        send = ledger.find_send(conn, SLUG)
+        assert ledger.counts(conn, send)["accepted"] == READERS
+    finally:
+        conn.close()

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from ..config import secret
 from ..errors import (
     ProviderAuthError,
+    ProviderDeadlineExceeded,
     ProviderDeliveryUnknown,
     ProviderError,
     ProviderRateLimited,
@@ -77,12 +78,13 @@ class PostmarkProvider:
         Option("transactional_stream", "string", "outbound", "the stream for one-to-one emails such as sign-up confirmations (Postmark's default Transactional stream is 'outbound')"),
         Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request", min=1, max=MAX_BATCH),
         Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
+        Option("deadline", "seconds", 120.0, "the most one request may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
         Option("suppression_dump_cap", "integer", DUMP_CAP, "entries one suppression dump answer may hold (a full answer is split and asked again)", min=2),
     )
     lists_suppressions = True  # `subscribers sync` and `send` pull the stream's suppressions
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        import requests
+        from .http import DeadlineSession
 
         self.base_url: str = options["base_url"].rstrip("/")
         self.stream: str = options["message_stream"]
@@ -90,7 +92,8 @@ class PostmarkProvider:
         self.timeout: tuple[float, float] = options["timeout"]
         self.dump_cap: int = options["suppression_dump_cap"]
         token = secret("POSTMARK_SERVER_TOKEN", env, purpose="the Postmark server API token")
-        self.session = requests.Session()  # keep-alive: one TLS handshake per worker, not per batch
+        # keep-alive: one TLS handshake per worker, not per batch; every request within the deadline
+        self.session = DeadlineSession(options["deadline"])
         self.session.headers.update(
             {"Accept": "application/json", "Content-Type": "application/json", "X-Postmark-Server-Token": token}
         )
@@ -287,6 +290,14 @@ def transport_error(err: requests.RequestException) -> ProviderError:
     """Retry only what provably never reached Postmark; anything after sending is in doubt."""
     import requests
 
+    from .http import DeadlineExceeded
+
+    if isinstance(err, DeadlineExceeded):
+        return ProviderDeadlineExceeded(
+            f"postmark: {err} ([providers.postmark] deadline): the server or a proxy on the way answers too slowly",
+            hint="The batch in flight is unknown and the run stopped. Check the network or proxy; the next send asks "
+            "Postmark's search what it accepted before anything is resent.",
+        )
     if isinstance(err, requests.ConnectTimeout) or (isinstance(err, requests.ConnectionError) and _never_connected(err)):
         return ProviderUnavailable(
             f"postmark: cannot connect: {_reason(err)}",

@@ -22,6 +22,7 @@ from ..build.personalize import PersonalizeError, Personalizer
 from ..errors import (
     NewsletterError,
     ProviderAuthError,
+    ProviderDeadlineExceeded,
     ProviderDeliveryUnknown,
     ProviderError,
     ProviderRateLimited,
@@ -364,8 +365,9 @@ class Dispatcher:
             try:
                 results += list(provider.send(pending))
                 return _Outcome(job, results)
-            except ProviderDeliveryUnknown as err:
-                return _Outcome(job, results + list(err.partial_results), unknown=err)
+            except ProviderDeliveryUnknown as err:  # past its deadline: the run stops too
+                stop = err if isinstance(err, ProviderDeadlineExceeded) else None
+                return _Outcome(job, results + list(err.partial_results), unknown=err, fatal=stop)
             except (ProviderAuthError, ProviderRequestError) as err:
                 return _Outcome(job, results + list(err.partial_results), fatal=err)
             except ProviderRateLimited as err:

@@ -7,7 +7,8 @@ running in a daemon thread. A provider fake adds routes; the machinery gives eve
 - a scripting queue of faults applied to the next N requests: a canned answer (401, 422, 429
   with or without Retry-After, 500...), added latency, "process then hang" (the request is
   handled and stored, then the answer comes later than the client's timeout: a true in-doubt
-  case), "hold" (the request waits until the test releases it: a send caught mid-flight), and
+  case), "trickle" (handled and stored, then the answer one byte every N seconds, so no read
+  ever times out), "hold" (the request waits until the test releases it: a send caught mid-flight), and
   dropped connections before or after processing;
 - a seeded random-fault mode (429 / 500 / slow / drop probabilities) for end-to-end tests.
 
@@ -90,6 +91,7 @@ class Fault:
     hold: threading.Event | None = None  # received and recorded, handled only once the test sets it
     path: str | None = None  # only requests whose path starts with this consume the fault
     echo_headers: bool = False  # the answer repeats the request's headers, as a careless proxy's error page does
+    trickle: float = 0.0  # handle (and store), then send the answer one byte every this many seconds
 
     @classmethod
     def status(cls, status: int, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> "Fault":
@@ -274,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.drop == "after":
             return self._drop()
         fake.sleep(fault.hang)
+        if fault.trickle:
+            return self._trickle(response, fault.trickle)
         self._write(response)
 
     def _read_request(self) -> Request:
@@ -308,6 +312,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:  # the client gave up (timeout) and closed: nothing to answer
             self.close_connection = True
+
+    def _trickle(self, response: Response, interval: float) -> None:
+        """The whole answer, status line first, one byte at a time, until it is out, the client
+        hangs up or the server stops."""
+        body, headers = response.encoded()
+        headers = {**headers, "Content-Length": str(len(body))}
+        head = f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}\r\n"
+        data = (head + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n").encode() + body
+        self.close_connection = True
+        for i in range(len(data)):
+            if self.server.fake.stopping.wait(interval):
+                return
+            try:
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                return
 
     def _drop(self) -> None:
         """Close the connection without a byte of answer, as a crashed proxy would."""

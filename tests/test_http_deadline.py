@@ -1,0 +1,63 @@
+"""Every HTTP request has a total deadline, not only a timeout per read.
+
+The Postmark fake (a real HTTP server on 127.0.0.1) answers one byte at a time, so no single
+read ever reaches the read timeout; without the deadline each of these requests would take
+minutes (the trickled answers are hundreds of bytes, one every 0.25 s) and the test would see a
+success instead of the error it asserts.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fakes.messages import make_batch
+from fakes.postmark import FakePostmark
+from fakes.server import Fault
+from newsletter.errors import ConfigError, ProviderDeadlineExceeded
+from newsletter.providers.base import create_provider
+
+TOKEN = "deadline-token"
+ENV = {"POSTMARK_SERVER_TOKEN": TOKEN}
+TRICKLE = 0.25  # seconds between bytes: far below the read timeout
+
+
+def _postmark(fake: FakePostmark, **options):
+    return create_provider("postmark", {"base_url": fake.url, "timeout": [2, 2], "deadline": 1, **options}, ENV)
+
+
+def test_a_send_whose_answer_trickles_ends_at_the_deadline_in_doubt_and_the_next_request_works() -> None:
+    with FakePostmark(token=TOKEN) as fake, closing(_postmark(fake)) as provider:
+        fake.script(Fault(trickle=TRICKLE, path="/email/batch"))
+        with pytest.raises(ProviderDeadlineExceeded) as caught:
+            provider.send(make_batch(3))
+        assert caught.value.message.startswith("postmark: no complete answer within the 1 s deadline ([providers.postmark] deadline)")
+        assert "unknown" in caught.value.hint and TOKEN not in caught.value.message + caught.value.hint
+        assert len(fake.per_recipient) == 3  # the server had taken the batch: in doubt, not "not sent"
+        results = provider.send(make_batch(2, start=10))  # a fresh connection: the cut one is gone
+        assert [r.status for r in results] == ["accepted", "accepted"]
+
+
+def test_the_message_search_and_the_suppression_dump_end_at_the_deadline_too() -> None:
+    now = datetime.now(timezone.utc)
+    with FakePostmark(token=TOKEN) as fake, closing(_postmark(fake)) as provider:
+        fake.script(Fault(trickle=TRICKLE, path="/messages/outbound"))
+        with pytest.raises(ProviderDeadlineExceeded):
+            provider.search_accepted("2026-11-test-issue", now - timedelta(hours=1), now)
+        fake.script(Fault(trickle=TRICKLE, path="/message-streams/"))
+        with pytest.raises(ProviderDeadlineExceeded):
+            list(provider.suppressions(None))
+
+
+def test_a_slow_but_complete_answer_within_the_deadline_is_an_answer() -> None:
+    with FakePostmark(token=TOKEN) as fake, closing(_postmark(fake, deadline=3600)) as provider:
+        fake.script(Fault(latency=0.2, path="/email/batch"))
+        assert [r.status for r in provider.send(make_batch(2))] == ["accepted", "accepted"]
+
+
+@pytest.mark.parametrize("value", [0.5, 3601])
+def test_the_deadline_is_a_setting_from_1_to_3600_seconds(value: float) -> None:
+    with pytest.raises(ConfigError, match="deadline"):
+        create_provider("postmark", {"deadline": value}, ENV)
