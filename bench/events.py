@@ -161,7 +161,7 @@ def bench_sync(settings, conn, total: int) -> None:
             fake.suppress(f"gone{i}@example.net", reason=reasons[i % 3], created_at=day0 + timedelta(hours=i % 8000))
         for i in range(0, total, 2):
             subscribers.add(conn, f"gone{i}@example.net", source="bench")
-        options = {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 500, "timeout": (5.0, 60.0), "suppression_dump_cap": 500}
+        options = {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 500, "timeout": (5.0, 60.0), "suppression_dump_cap": 500, "deadline": 120.0}
         provider = PostmarkProvider(options, {"POSTMARK_SERVER_TOKEN": "bench-token"})
         start = time.perf_counter()
         pulled = [as_pulled(s) for s in provider.suppressions(None)]

@@ -29,7 +29,7 @@ def invoke(*args: str):
 
 def provider(fake: FakePostmark, cap: int) -> PostmarkProvider:
     return PostmarkProvider(
-        {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 500, "timeout": (5.0, 5.0), "suppression_dump_cap": cap},
+        {"base_url": fake.url, "message_stream": "broadcast", "batch_size": 500, "timeout": (5.0, 5.0), "suppression_dump_cap": cap, "deadline": 120.0},
         {"POSTMARK_SERVER_TOKEN": TOKEN},
     )
 
