@@ -127,6 +127,7 @@ class SendResult:
     code: str | None = None
     detail: str | None = None
     suppress: bool = False  # the provider says the address is inactive/suppressed
+    location: str | None = None  # where a person can open the message (the outbox's file); None when remote
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # help is Markdown: "[paths] output" is a config table, not Rich markup
 )
 
 
@@ -48,6 +49,27 @@ def _global_options(
 ) -> None:
     state.config_path = config
     state._settings = None
+
+
+def issue_argument(*, sent_slug_ok: bool = False):
+    """The ISSUE argument of every command that takes one: a file, a slug or 'latest'.
+    ``sent_slug_ok``: a slug with no file left is passed on as it is (``status`` of a sent issue)."""
+
+    def resolve(value: Path) -> Path:
+        from ..build.issue_index import find_issue
+
+        settings = run_guarded(state.settings)
+        if sent_slug_ok:
+            try:
+                return find_issue(value, settings.issues_dir)
+            except NewsletterError:
+                return value
+        return run_guarded(find_issue, value, settings.issues_dir)
+
+    return typer.Argument(
+        ..., metavar="ISSUE", callback=resolve,
+        help="The issue: its Markdown file (e.g. issues/2026-11-mdma-assisted-therapy.md), its slug, or 'latest'.",
+    )
 
 
 def err_console():
@@ -133,7 +155,19 @@ def main() -> None:
 from . import archive as _archive  # noqa: E402,F401
 from . import build as _build  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
+from . import issues as _issues  # noqa: E402,F401
 from . import preview as _preview  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 from . import subscribers as _subscribers  # noqa: E402,F401
+
+# `--help` lists commands in the order a month's work uses them (command groups come after).
+WORKFLOW = ("issues", "new", "build", "preview", "check", "approve", "send", "status", "serve", "archive", "subscribers")
+
+
+def _workflow_rank(info) -> int:
+    name = info.name or typer.main.get_command_name(info.callback.__name__)
+    return WORKFLOW.index(name) if name in WORKFLOW else len(WORKFLOW)
+
+
+app.registered_commands.sort(key=_workflow_rank)

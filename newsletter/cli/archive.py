@@ -11,7 +11,7 @@ from . import app, err_console, out_console, run_guarded, state
 
 @app.command()
 def archive(
-    out: Path = typer.Option(..., "--out", help="Folder to write (DIR/issues/index.html, DIR/issues/<slug>/index.html, DIR/feed.xml)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (`DIR/issues/index.html`, `DIR/issues/<slug>/index.html`, `DIR/feed.xml`)."),
     include_drafts: bool = typer.Option(False, "--include-drafts", help="Every issue file, not only those the ledger shows as sent."),
 ) -> None:
     """Write the public archive (web version of every sent issue, the index and an Atom feed) as

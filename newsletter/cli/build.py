@@ -8,15 +8,15 @@ from typing import Optional
 
 import typer
 
-from . import app, out_console, run_guarded, state
+from . import app, issue_argument, out_console, run_guarded, state
 
 
 @app.command()
 def build(
-    issue: Path = typer.Argument(..., help="The issue's Markdown file, e.g. issues/2026-11-mdma-assisted-therapy.md."),
+    issue: Path = issue_argument(),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: [paths] output, usually build/)."),
 ) -> None:
-    """Build an issue into DIR/<slug>/email.html, email.txt and email.eml (a sample recipient's copy)."""
+    """Build an issue into `DIR/<slug>/`: `email.html`, `email.txt` and `email.eml` (a sample recipient's copy)."""
     from ..build.pipeline import build_issue
 
     result = run_guarded(lambda: build_issue(issue, state.settings(), out))
@@ -30,7 +30,7 @@ def new(
     title: str = typer.Argument(..., help="The issue's title."),
     on: Optional[str] = typer.Option(None, "--date", help="Issue date, YYYY-MM-DD (default: today)."),
 ) -> None:
-    """Create issues/YYYY-MM-<slug>.md with every front-matter key, ready to write."""
+    """Create `issues/YYYY-MM-<slug>.md` with every front-matter key, ready to write."""
     from ..build.scaffold import new_issue
 
     path = run_guarded(lambda: new_issue(title, on, state.settings(), today=date.today()))

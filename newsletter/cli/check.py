@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from . import app, printable, report_error, run_guarded, state
+from . import app, issue_argument, printable, report_error, run_guarded, state
 
 
 class Format(str, Enum):
@@ -19,7 +19,7 @@ class Format(str, Enum):
 
 @app.command()
 def check(
-    issue: Path = typer.Argument(..., help="The issue's Markdown file, e.g. issues/2026-11-mdma-assisted-therapy.md."),
+    issue: Path = issue_argument(),
     online: bool = typer.Option(False, "--online", help="Also fetch every link and image and resolve every DOI (network; cached 24 h)."),
     format: Format = typer.Option(Format.text, "--format", help="text: one finding per line; json: a list of objects."),
     spamassassin: bool = typer.Option(True, "--spamassassin/--no-spamassassin", help="Score the message with a local SpamAssassin, when installed."),

@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from . import app, run_guarded, state
+from . import app, issue_argument, run_guarded, state
 
 
 @app.command()
 def preview(
-    issue: Path = typer.Argument(..., help="The issue's Markdown file, e.g. issues/2026-11-mdma-assisted-therapy.md."),
+    issue: Path = issue_argument(),
     port: int = typer.Option(8025, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
     no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
     snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Write desktop.png, phone.png and dark.png to this folder with headless Chromium, then exit."),

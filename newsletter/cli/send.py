@@ -7,12 +7,12 @@ from typing import List, Optional
 
 import typer
 
-from . import app, err_console, out_console, run_guarded, state
+from . import app, err_console, issue_argument, out_console, run_guarded, state
 
 
 @app.command()
 def send(
-    issue: Path = typer.Argument(..., help="The issue's Markdown file."),
+    issue: Path = issue_argument(),
     tag: List[str] = typer.Option([], "--tag", help="Only subscribers with this tag (repeatable: any of them)."),
     exclude_tag: List[str] = typer.Option([], "--exclude-tag", help="Leave out subscribers with this tag (repeatable)."),
     provider: Optional[str] = typer.Option(None, "--provider", help="outbox, smtp or postmark (default: [provider] name)."),
@@ -64,7 +64,7 @@ def send(
 
 
 @app.command()
-def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or its slug).")) -> None:
+def status(issue: Path = issue_argument(sent_slug_ok=True)) -> None:
     """Show how far an issue's send got: counts by state, rejected and unknown recipients."""
     from ..send.plan import send_status
     from ..store.db import open_db
@@ -74,8 +74,12 @@ def status(issue: Path = typer.Argument(..., help="The issue's Markdown file (or
     conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
     report = run_guarded(send_status, conn, slug)
     console = out_console()
-    console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {report.send.created_at}" + (f"  completed {report.send.completed_at}" if report.send.completed_at else ""))
+    completed = f"  completed {_local_time(report.send.completed_at)}" if report.send.completed_at else "  not completed"
+    console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {_local_time(report.send.created_at)}{completed}")
     console.print(_counts_table(report.counts))
+    for state_name, meaning in STATE_MEANINGS.items():
+        if report.counts.get(state_name):
+            console.print(f"  {state_name:9} {meaning}", markup=False)
     if any(report.events.values()):
         console.print(_events_line(report.events), markup=False)
     elif report.send.provider == "postmark":
@@ -177,6 +181,24 @@ def _run_with_progress(execute_send, plan, conn):
         )
 
 
+# What each ledger state means for the writer, shown by `status` under the counts.
+STATE_MEANINGS = {
+    "accepted": "the provider took the message (the outbox: its file is written); it is never sent again",
+    "rejected": "not sent, for the reason listed below; never retried on its own",
+    "unknown": "the request may have reached the provider but no answer came: not resent on its own (see below)",
+    "skipped": "left the list (unsubscribed, bounced, erased) after the send started: not sent",
+    "pending": "not sent yet: run the same send command to continue",
+    "sending": "with the provider right now, or the run was stopped; the next run checks them first",
+}
+
+
+def _local_time(stored: str) -> str:
+    """A stored UTC time (clock.py) in this computer's time zone, to the second."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _counts_table(counts: dict):
     from rich.table import Table
 
@@ -204,6 +226,8 @@ def _print_report(report) -> None:
             console.print(f"Could not reconcile: {r.error}", markup=False)
         if r.doubt:
             console.print(f"Left unknown (a resend could duplicate them): {r.doubt}", markup=False)
+    if report.destination and run.accepted:
+        console.print(f"The messages are files in {_shown_path(report.destination)}/ (one .eml per recipient: open one in a mail program).", markup=False)
     _list_rows(console, "Rejected", report.rejected)
     _list_rows(console, "Unknown", report.unknown)
     if run.stopped_by is not None:
@@ -226,8 +250,20 @@ def _list_rows(console, title: str, rows) -> None:
         console.print(f"  {d.email}  {d.error_code or ''} {d.error_detail or ''}".rstrip(), markup=False)
 
 
+def _shown_path(path: str) -> str:
+    """A path as the writer would type it: relative to the current folder when inside it."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def _print_test_results(results) -> None:
     console = out_console()
     for address, result in results:
         extra = f" ({result.code}: {result.detail})" if result.status != "accepted" else ""
+        if result.location:
+            extra += f"  -> {_shown_path(result.location)}"
         console.print(f"{result.status:9} {address}{extra}", markup=False)

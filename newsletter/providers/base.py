@@ -95,6 +95,11 @@ class Provider(Protocol):
         provider cannot search at all."""
         ...
 
+    def destination(self, tag: str) -> str | None:
+        """Where a person can look at what was written for this tag (the outbox's folder), so
+        the command can say so; None for a provider that sends the mail away."""
+        ...
+
     def close(self) -> None: ...
 
 

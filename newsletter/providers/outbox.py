@@ -56,6 +56,9 @@ class OutboxProvider:
     def folder(self, tag: str | None) -> Path:
         return self.directory / safe_name(tag or UNTAGGED)
 
+    def destination(self, tag: str) -> str:
+        return str(self.folder(tag))
+
     @staticmethod
     def file_name(msg: OutgoingMessage) -> str:
         return f"{msg.subscriber_id}-{safe_name(msg.rcpt)}.eml"
@@ -68,8 +71,9 @@ class OutboxProvider:
             except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was written
                 results.append(SendResult("rejected", code="invalid-message", detail=f"{msg.rcpt}: the message cannot be built: {err}"))
                 continue
-            self._write(self._real_folder(msg.tag) / self.file_name(msg), data)
-            results.append(SendResult("accepted", provider_message_id=msg.message_id))
+            path = self._real_folder(msg.tag) / self.file_name(msg)
+            self._write(path, data)
+            results.append(SendResult("accepted", provider_message_id=msg.message_id, location=str(path)))
         return results
 
     def _real_folder(self, tag: str | None) -> Path:

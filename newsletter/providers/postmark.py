@@ -254,6 +254,9 @@ class PostmarkProvider:
             raise ProviderUnavailable("postmark: suppression dump: the answer has no Suppressions list")
         return [e for e in entries if isinstance(e, dict) and e.get("EmailAddress")]
 
+    def destination(self, tag: str) -> None:
+        return None  # the messages left for the provider: nothing local to open
+
     def close(self) -> None:
         self.session.close()
 

@@ -268,6 +268,9 @@ class SmtpProvider:
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
         return ()  # bounces arrive asynchronously, by mail, not through SMTP
 
+    def destination(self, tag: str) -> None:
+        return None  # the messages left for the provider: nothing local to open
+
     def close(self) -> None:
         if self._conn is not None:
             try:

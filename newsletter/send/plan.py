@@ -80,6 +80,7 @@ class SendReport:
     elapsed: float = 0.0
     rejected: list[ledger.Delivery] = field(default_factory=list)
     unknown: list[ledger.Delivery] = field(default_factory=list)
+    destination: str | None = None  # the outbox's folder of this issue: where to open the messages
 
     @property
     def ok(self) -> bool:
@@ -190,6 +191,7 @@ def execute_send(
             margin = _setting(options, "reconcile_margin_seconds", DEFAULT_MARGIN_SECONDS)
             batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
             reports = [reconcile(conn, send, probe, grace_seconds=grace, margin_seconds=margin, sleep=clock.sleep)]
+            destination = probe.destination(issue.slug)
         on_start(ledger.counts(conn, send)["pending"])
         dispatcher = Dispatcher(
             conn, send, personalizer, providers,
@@ -208,6 +210,7 @@ def execute_send(
         return SendReport(
             issue.slug, plan.provider, counts, dispatcher.stats, reports, time.monotonic() - started,
             ledger.rows_in_state(conn, send, "rejected", limit=50), ledger.rows_in_state(conn, send, "unknown", limit=50),
+            destination,
         )
     except StoreError:
         store_failed = True
