@@ -53,7 +53,7 @@ def find_issue(reference: str | Path, issues_dir: Path) -> Path:
         if not dated:
             raise IssueError(f"{issues_dir}: no issue to call 'latest'", hint="Create one with: newsletter new \"TITLE\"")
         return _as_typed(dated[0].path)
-    matches = [f.path for f in files if name in (f.slug, f.path.stem)]
+    matches = sorted(f.path for f in files if name in (f.slug, f.path.stem))
     if len(matches) == 1:
         return _as_typed(matches[0])
     if matches:
