@@ -96,6 +96,11 @@ class ProviderUnavailable(ProviderError):
     """The request provably never reached the provider, or it answered 5xx: safe to retry."""
 
 
+class ProviderUnreachable(ProviderUnavailable):
+    """No connection could be made at all (refused, unreachable): retried like any unavailability,
+    but a batch that gives up on it stops the run, since every later batch would meet the same."""
+
+
 class ProviderDeliveryUnknown(ProviderError):
     """The request may have been accepted (timeout after sending, dropped connection): never
     resend blindly."""
@@ -111,5 +116,6 @@ class ProviderDeadlineExceeded(ProviderDeliveryUnknown):
 
 
 class ProviderRequestError(ProviderError):
-    """The provider refused the whole request as invalid (HTTP 4xx other than auth/rate):
-    retrying the same request will not help."""
+    """The provider refused the whole request as invalid (HTTP 4xx other than auth/rate), or
+    cannot take any message (an outbox folder that cannot be written, a failed TLS handshake, a
+    refused sender): retrying will not help, so the run stops at once with the cause."""

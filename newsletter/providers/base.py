@@ -5,9 +5,12 @@ one SendResult per message back in the same order, or a ProviderError subclass f
 
 - ProviderAuthError        credentials refused: stop the run;
 - ProviderRateLimited      wait ``retry_after`` (or back off) and retry the same batch;
-- ProviderUnavailable      provably never reached the provider, or 5xx: back off and retry;
+- ProviderUnavailable      provably never reached the provider, or 5xx: back off and retry
+                           (ProviderUnreachable, no connection at all: a batch that gives up
+                           on it stops the run);
 - ProviderDeliveryUnknown  may have been accepted: mark the batch unknown, never resend blindly;
-- ProviderRequestError     the provider refused the request as invalid: do not retry.
+- ProviderRequestError     the provider refused the request as invalid, or cannot take any
+                           (an unwritable outbox, a failed TLS handshake): stop the run.
 
 Every ProviderError carries ``partial_results``: the results of the batch's first messages that
 were settled before the failure (an adapter that sends a batch message by message, like SMTP,

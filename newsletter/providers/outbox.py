@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import ConfigError, FileError, ProviderRequestError, ProviderUnavailable
+from ..errors import ConfigError, FileError, ProviderRequestError
 from ..files import atomic_write, real_folder
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
@@ -71,8 +71,12 @@ class OutboxProvider:
             except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was written
                 results.append(SendResult("rejected", code="invalid-message", detail=f"{msg.rcpt}: the message cannot be built: {err}"))
                 continue
-            path = self._real_folder(msg.tag) / self.file_name(msg)
-            self._write(path, data)
+            try:
+                path = self._real_folder(msg.tag) / self.file_name(msg)
+                self._write(path, data)
+            except ProviderRequestError as err:
+                err.partial_results = tuple(results)  # the files before this one are written
+                raise
             results.append(SendResult("accepted", provider_message_id=msg.message_id, location=str(path)))
         return results
 
@@ -90,10 +94,12 @@ class OutboxProvider:
             with atomic_write(path, private=True) as out:
                 out.write(data)
         except OSError as err:
-            # Nothing was written (os.replace is atomic): the batch can be retried safely.
-            raise ProviderUnavailable(
-                f"outbox: cannot write {path}: {err.strerror or err}",
-                hint="Check that the outbox folder exists and is writable, and that the disk is not full.",
+            # Nothing of this file was written (os.replace is atomic). A local folder that refuses
+            # a file (read-only, full, gone) refuses the next one too: the run stops with the cause.
+            raise ProviderRequestError(
+                f"outbox: {path.parent}: cannot write {path.name}: {err.strerror or err}",
+                hint="Make the outbox folder writable (or free disk space), then run the same send command again; "
+                "the recipients not written are still pending.",
             ) from err
 
     def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult:

@@ -27,6 +27,7 @@ from ..errors import (
     ProviderRateLimited,
     ProviderRequestError,
     ProviderUnavailable,
+    ProviderUnreachable,
 )
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
@@ -302,7 +303,7 @@ def transport_error(err: requests.RequestException) -> ProviderError:
             "Postmark's search what it accepted before anything is resent.",
         )
     if isinstance(err, requests.ConnectTimeout) or (isinstance(err, requests.ConnectionError) and _never_connected(err)):
-        return ProviderUnavailable(
+        return ProviderUnreachable(
             f"postmark: cannot connect: {_reason(err)}",
             hint="Check the network and [providers.postmark] base_url; nothing was sent.",
         )

@@ -31,6 +31,7 @@ from ..errors import (
     ProviderRateLimited,
     ProviderRequestError,
     ProviderUnavailable,
+    ProviderUnreachable,
 )
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
@@ -207,9 +208,11 @@ class SmtpProvider:
             return smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
         except ssl.SSLCertVerificationError as err:
             raise self._tls_error(err) from err
+        except ssl.SSLError as err:
+            raise self._handshake_error(err) from err
         except (smtplib.SMTPException, OSError) as err:  # refused, unreachable, bad greeting
-            raise ProviderUnavailable(
-                f"{self.where}: cannot connect: {err}", hint="Check [providers.smtp] host and port, and that the server is up."
+            raise ProviderUnreachable(
+                f"{self.where}: cannot connect: {err}", hint="Check [providers.smtp] host and port, and that the server is up; nothing was sent."
             ) from err
 
     def _secure_and_login(self, conn: smtplib.SMTP) -> None:
@@ -232,6 +235,8 @@ class SmtpProvider:
             ) from err
         except ssl.SSLCertVerificationError as err:
             raise self._tls_error(err) from err
+        except ssl.SSLError as err:
+            raise self._handshake_error(err) from err
         except (smtplib.SMTPException, OSError) as err:
             raise ProviderUnavailable(f"{self.where}: connection setup failed: {err}") from err
 
@@ -246,6 +251,14 @@ class SmtpProvider:
         return ProviderRequestError(
             f"{self.where}: TLS certificate check failed: {err.verify_message}",
             hint="Check [providers.smtp] host: it must match the server's certificate (a private CA: set ca_file).",
+        )
+
+    def _handshake_error(self, err: ssl.SSLError) -> ProviderRequestError:
+        """TLS could not be agreed (not a TLS port, no common protocol): every retry would fail alike."""
+        return ProviderRequestError(
+            f"{self.where}: TLS handshake failed: {err.reason or err}",
+            hint="Check [providers.smtp] security and port: 'ssl' is TLS from the start (port 465), "
+            "'starttls' upgrades a plain connection (port 587).",
         )
 
     def _reset(self) -> None:

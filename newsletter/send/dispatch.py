@@ -4,7 +4,9 @@ Only the main thread touches the database: it marks a batch ``sending`` (committ
 it to a worker, and commits the worker's outcome when it comes back. Workers only talk to their
 own provider instance (one keep-alive connection each) and retry what provably never reached the
 provider: 429 (after Retry-After) and ``ProviderUnavailable`` (backoff with jitter). Anything in
-doubt becomes ``unknown``; it is never resent here.
+doubt becomes ``unknown``; it is never resent here. A fault that every later batch would meet too
+(credentials, an unwritable outbox, TLS, a server that cannot be reached once a batch's retries are
+spent) stops the run at the first batch, with its cause.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..errors import (
     ProviderRateLimited,
     ProviderRequestError,
     ProviderUnavailable,
+    ProviderUnreachable,
     StoreError,
 )
 from ..models import OutgoingMessage, SendResult
@@ -381,6 +384,8 @@ class Dispatcher:
                 results += list(err.partial_results)
                 failures += 1
                 if failures >= self.retry.max_attempts or self._stop.is_set():
+                    if isinstance(err, ProviderUnreachable):  # every later batch would fail alike
+                        return _Outcome(job, results, fatal=err)
                     return _Outcome(job, results, gave_up=err)
                 self.clock.sleep(self.retry.backoff(failures, self.clock.rng))
             except Exception as err:  # a bug or an unmapped failure: the request may have gone out
