@@ -64,7 +64,10 @@ def send(
 
 
 @app.command()
-def status(issue: Path = issue_argument(sent_slug_ok=True)) -> None:
+def status(
+    issue: Path = issue_argument(sent_slug_ok=True),
+    all_rows: bool = typer.Option(False, "--all", help="List every rejected and unknown recipient (default: the first 200 of each)."),
+) -> None:
     """Show how far an issue's send got: counts by state, rejected and unknown recipients."""
     from ..send.plan import send_status
     from ..store.db import open_db
@@ -72,7 +75,7 @@ def status(issue: Path = issue_argument(sent_slug_ok=True)) -> None:
     settings = run_guarded(state.settings)
     slug = _slug(issue)
     conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
-    report = run_guarded(send_status, conn, slug)
+    report = run_guarded(send_status, conn, slug, limit=None if all_rows else 200)
     console = out_console()
     completed = f"  completed {_local_time(report.send.completed_at)}" if report.send.completed_at else "  not completed"
     console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {_local_time(report.send.created_at)}{completed}")
@@ -84,8 +87,8 @@ def status(issue: Path = issue_argument(sent_slug_ok=True)) -> None:
         console.print(_events_line(report.events), markup=False)
     elif report.send.provider == "postmark":
         console.print("Reported by the provider: nothing yet (are Postmark's webhooks pointed at the site? README, Postmark events)", markup=False)
-    _list_rows(console, "Rejected", report.rejected)
-    _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown)
+    _list_rows(console, "Rejected", report.rejected, report.counts.get("rejected", 0), slug)
+    _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown, report.counts.get("unknown", 0), slug)
     if report.unknown:
         console.print("Hint: 'unknown' means the request may have reached the provider. Check its activity log; "
                       "then 'newsletter send ISSUE --retry-unknown' resends them (possibly a second copy).")
@@ -228,8 +231,8 @@ def _print_report(report) -> None:
             console.print(f"Left unknown (a resend could duplicate them): {r.doubt}", markup=False)
     if report.destination and run.accepted:
         console.print(f"The messages are files in {_shown_path(report.destination)}/ (one .eml per recipient: open one in a mail program).", markup=False)
-    _list_rows(console, "Rejected", report.rejected)
-    _list_rows(console, "Unknown", report.unknown)
+    _list_rows(console, "Rejected", report.rejected, report.counts.get("rejected", 0), report.issue_slug)
+    _list_rows(console, "Unknown", report.unknown, report.counts.get("unknown", 0), report.issue_slug)
     if run.stopped_by is not None:
         err_console().print(f"Error: {run.stopped_by.message}", markup=False)
         if run.stopped_by.hint:
@@ -242,12 +245,15 @@ def _print_report(report) -> None:
         console.print("Some deliveries are unknown: see 'newsletter status ISSUE' and README ('What unknown means').")
 
 
-def _list_rows(console, title: str, rows) -> None:
+def _list_rows(console, title: str, rows, total: int, slug: str) -> None:
+    """The rows shown (the first of ``total``), and how to see the rest."""
     if not rows:
         return
-    console.print(f"[bold]{title}[/] ({len(rows)}{'+' if len(rows) >= 50 else ''})")
+    console.print(f"[bold]{title}[/] ({total:,})")
     for d in rows:
         console.print(f"  {d.email}  {d.error_code or ''} {d.error_detail or ''}".rstrip(), markup=False)
+    if total > len(rows):
+        console.print(f"  {total - len(rows):,} more: newsletter status {slug} --all", markup=False)
 
 
 def _shown_path(path: str) -> str:

@@ -329,7 +329,8 @@ class StatusReport:
     events: dict[str, int] = field(default_factory=dict)  # recipients per provider event kind (webhooks)
 
 
-def send_status(conn, issue_slug: str, *, limit: int = 200) -> StatusReport:
+def send_status(conn, issue_slug: str, *, limit: int | None = 200) -> StatusReport:
+    """Counts by state and the rejected and unknown rows: the first ``limit`` of each (None: all)."""
     unrecorded.replay(conn)
     send = ledger.find_send(conn, issue_slug)
     if send is None:
