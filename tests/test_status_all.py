@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from test_send import HELD, ISSUE, add_people, postmark_settings, run
+from test_send import HELD, add_people, postmark_settings, run
 from typer.testing import CliRunner
 
 from fakes.postmark import FakePostmark
