@@ -6,6 +6,8 @@
     tuned on it), the held-out split (never tuned on) and all, with the recall per category of the
     risky paragraphs and the false alarms per category of the careful ones (their hard negatives);
     a paragraph counts as flagged when the check finds any claim in it.
+    Then the same figures for each blind set, tests/fixtures/claims/blind*.txt (paragraphs written
+    before reading the rules; scored on its own, never mixed into the corpus figures).
 (b) time: the spaCy import and pipeline build (once per process), then the time per paragraph,
     median of --runs passes over the whole corpus. --misses lists the paragraphs it gets wrong.
 """
@@ -46,21 +48,14 @@ def main() -> None:
         s = corpus.score(chosen)
         print(f"  {split:9} n={len(chosen):3}  precision {s.precision:.3f}  recall {s.recall:.3f}  (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn})")
 
-    found_right = defaultdict(lambda: [0, 0])
-    false_alarms = defaultdict(lambda: [0, 0])
-    for p, found in results:
-        if p.risky:
-            found_right[p.category][0] += bool(found)
-            found_right[p.category][1] += 1
-        else:
-            false_alarms[p.category][0] += bool(found)
-            false_alarms[p.category][1] += 1
-    print("\nper category (all splits): risky found / risky, same category named, careful flagged / careful")
-    for category in sorted(found_right):
-        named = sum(1 for p, f in results if p.risky and p.category == category and any(c.category == category for c in f))
-        hit, n = found_right[category]
-        fa, m = false_alarms[category]
-        print(f"  {category:12} {hit:2}/{n:2}  named {named:2}/{n:2}  false alarms {fa}/{m}")
+    report_categories(results)
+    for path in sorted(corpus.CORPUS.parent.glob("blind*.txt")):
+        blind = corpus.evaluate(corpus.load(path))
+        s = corpus.score([(p, bool(f)) for p, f in blind])
+        print(f"\nblind set {path.name}: n={len(blind)}  precision {s.precision:.3f}  recall {s.recall:.3f}  (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn})")
+        report_categories(blind)
+        if args.misses:
+            report_misses(blind, path.name)
 
     severities = defaultdict(int)
     for _, found in results:
@@ -76,11 +71,33 @@ def main() -> None:
     print(f"time per paragraph: median {1e6 * statistics.median(timings):.0f} us over {args.runs} passes of {len(paragraphs)}")
 
     if args.misses:
-        print("\nwrong:")
-        for p, found in results:
-            if bool(found) != p.risky:
-                kind = "missed" if p.risky else "false alarm"
-                print(f"  {p.split:8} {kind:11} line {p.line} {p.category}: {p.text[:120]!r} {[c.rule for c in found]}")
+        report_misses(results, corpus.CORPUS.name, split=True)
+
+
+def report_categories(results: list) -> None:
+    found_right = defaultdict(lambda: [0, 0])
+    false_alarms = defaultdict(lambda: [0, 0])
+    for p, found in results:
+        if p.risky:
+            found_right[p.category][0] += bool(found)
+            found_right[p.category][1] += 1
+        else:
+            false_alarms[p.category][0] += bool(found)
+            false_alarms[p.category][1] += 1
+    print("\nper category: risky found / risky, same category named, careful flagged / careful")
+    for category in sorted(found_right):
+        named = sum(1 for p, f in results if p.risky and p.category == category and any(c.category == category for c in f))
+        hit, n = found_right[category]
+        fa, m = false_alarms[category]
+        print(f"  {category:12} {hit:2}/{n:2}  named {named:2}/{n:2}  false alarms {fa}/{m}")
+
+
+def report_misses(results: list, name: str, split: bool = False) -> None:
+    print(f"\nwrong in {name}:")
+    for p, found in results:
+        if bool(found) != p.risky:
+            kind = "missed" if p.risky else "false alarm"
+            print(f"  {p.split if split else name:8} {kind:11} line {p.line} {p.category}: {p.text[:120]!r} {[c.rule for c in found]}")
 
 
 if __name__ == "__main__":
