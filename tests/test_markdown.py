@@ -161,7 +161,7 @@ def test_tables_html_and_text() -> None:
         | Sleep | 5.5 | 7 |
         """
     )
-    assert re.search(r'<table style="border-collapse:collapse;width:100%;[^"]*"><thead><tr><th scope="col" style="[^"]*text-align:left;', out.mjml)
+    assert re.search(r'<table class="nl-table" style="border-collapse:collapse;width:100%;[^"]*"><thead><tr><th scope="col" style="[^"]*text-align:left;', out.mjml)
     assert re.search(r'<th scope="col" style="[^"]*text-align:right;[^"]*">Before</th>', out.mjml)
     assert re.search(r'<td style="[^"]*text-align:center;[^"]*"><strong>31</strong></td>', out.mjml)
     assert "- Measure: Score\n  Before: 62\n  After: 31\n- Measure: Sleep\n  Before: 5.5\n  After: 7\n" in out.text

@@ -14,6 +14,10 @@ from .markdown_context import MarkdownContext, image_alt
 
 CONTENT_WIDTH = 552  # px inside the 600 px body, after 24 px padding each side
 BREAK_BETWEEN_TAGS_RE = re.compile(">\n<")
+# A table wider than a phone scrolls inside this box instead of widening the email: width 0 keeps
+# it out of the layout tables' sizing (MJML's auto-layout tables would grow to fit it), min-width
+# 100% then gives it the column's width.
+TABLE_WRAP_STYLE = "margin:0 0 16px;overflow-x:auto;width:0;min-width:100%;max-width:100%;"
 
 
 def _is_button(tok_inline) -> bool:
@@ -45,7 +49,9 @@ class HtmlWriter:
             "ol": "margin:0 0 16px;padding-left:24px;",
             "li": "margin:0 0 6px;",
             "blockquote": f"margin:0 0 16px;padding:4px 0 4px 16px;border-left:4px solid {t.accent};color:{t.text};",
-            "table": "border-collapse:collapse;width:100%;margin:0 0 16px;font-size:14px;line-height:1.45;",
+            # word-break/overflow-wrap normal: MJML puts word-break:break-word on every column, which
+            # let a narrow column cut "Participants" mid-word; a cell now grows to its longest word.
+            "table": "border-collapse:collapse;width:100%;font-size:14px;line-height:1.45;word-break:normal;overflow-wrap:normal;",
             "th": f"border:1px solid {t.rule};padding:6px 8px;text-align:left;vertical-align:top;font-weight:700;",
             "td": f"border:1px solid {t.rule};padding:6px 8px;text-align:left;vertical-align:top;",
             "pre": f"margin:0 0 16px;padding:12px;background-color:{t.code_bg};font-family:Menlo,Consolas,monospace;font-size:13px;line-height:1.5;white-space:pre-wrap;word-break:break-word;",
@@ -98,6 +104,10 @@ class HtmlWriter:
             return f'<pre style="{self.styles["pre"]}">{escape(tok.content.rstrip(chr(10)))}</pre>'
         if kind == "hr":
             return f'<hr style="border:0;border-top:1px solid {self.ctx.theme.rule};margin:16px 0;" />'
+        if kind == "table_open":
+            return f'<div class="nl-table-wrap" style="{TABLE_WRAP_STYLE}"><table class="nl-table" style="{self.styles["table"]}">'
+        if kind == "table_close":
+            return "</table></div>"
         if kind.endswith("_open"):
             tag = tok.tag
             style = self.styles.get(tag, "")
