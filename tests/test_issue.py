@@ -147,7 +147,7 @@ def test_missing_and_undecodable_files(tmp_path: Path) -> None:
     assert "issue file not found" in load_error(tmp_path / "nope.md").message
     path = tmp_path / "latin1.md"
     path.write_bytes(GOOD.replace("Hello", "H\xe9llo").encode("latin-1"))
-    assert load_error(path).message == f"{path}:13:2: not UTF-8 text (byte 0xe9: invalid continuation byte)"  # line:column, not a byte offset
+    assert load_error(path).message == f"{path}:13:2: not UTF-8 text (byte 0xe9, which is é in Windows-1252)"  # line:column, not a byte offset
 
 
 # --- errors found while rendering the body name the real file line ---------------------------------

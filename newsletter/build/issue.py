@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import IssueError, located
 from ..models import ISSUE_STATUSES, Issue
+from ..text_files import RESAVE_TEXT_HINT, byte_described, byte_line_column
 from .front_matter import parse_front_matter, shown
 from .issue_text import MERGE_HINT, control_character, line_column, template_syntax
 
@@ -50,17 +51,8 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")  # tolerate a byte-order mark (Notepad)
     except UnicodeDecodeError as err:
-        line, column = _byte_line_column(data, err.start)
-        raise IssueError(
-            f"{path}:{line}:{column}: not UTF-8 text (byte 0x{data[err.start]:02x}: {err.reason})",
-            hint="Save the file as UTF-8 (in most editors: Save as..., Encoding: UTF-8).",
-        ) from None
-
-
-def _byte_line_column(data: bytes, offset: int) -> tuple[int, int]:
-    """1-based line and character column of a byte offset (the characters before it decoded)."""
-    start = data.rfind(b"\n", 0, offset) + 1
-    return data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1
+        line, column = byte_line_column(data, err.start)
+        raise IssueError(f"{path}:{line}:{column}: not UTF-8 text ({byte_described(data, err.start)})", hint=RESAVE_TEXT_HINT) from None
 
 
 def _split_front_matter(path: Path, text: str) -> tuple[str, str, int]:

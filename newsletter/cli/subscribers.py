@@ -258,9 +258,10 @@ def _print_import(file: Path, report) -> None:
         table.add_row(label, f"{n:,}")
     console.print(table)
     if parsed.encoding == "windows-1252":  # Mac-Roman cannot be told apart from it reliably: say so
+        line, column = parsed.not_utf8_at or (1, 1)
         err_console().print(
-            f"warning  {file}: not UTF-8 text; read as Windows-1252. If accents look wrong (a Mac-Roman file), "
-            "save it as CSV UTF-8 and import again.", markup=False,
+            f"warning  {file}: not UTF-8 text; read as Windows-1252 (the first such character is at line {line}, column {column}). "
+            "If accents look wrong there (a Mac-Roman file), save it as CSV UTF-8 and import again.", markup=False,
         )
     if counts.kept_suppressed:
         _say(

@@ -25,6 +25,8 @@ from ..errors import SubscriberError
 from ..recipients import RecipientProblem, clean_name
 from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
 from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
+from ..text_files import byte_line_column
+from .file_kind import refuse_non_csv, refuse_package
 from .writer import unneutralized, write_rejected
 
 # field -> header names that mean it (normalized: lower-case, spaces and hyphens as "_").
@@ -93,6 +95,7 @@ class ParsedFile:
     rejected: tuple[Rejected, ...]
     duplicates: int
     total: int  # data rows read (blank rows excluded)
+    not_utf8_at: tuple[int, int] | None = None  # line, column of the first byte that is not UTF-8
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def import_file(
 def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
     """Parse and validate a file. ``known(keys)`` may return the keys already in the list: those
     addresses were validated when stored, so they skip the (costly) validation again."""
-    text, encoding = _decode(path)
+    text, encoding, not_utf8_at = _decode(path)
     csv.field_size_limit(max(csv.field_size_limit(), READ_LIMIT))
     delimiter = _delimiter(path, text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -163,7 +166,7 @@ def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
                 by_key[row.key] = row
     names = {_normal(h) for h in header}
     fmt = next((name for name, marker in FORMATS if marker in names), "plain")
-    return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total)
+    return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total, not_utf8_at)
 
 
 def _records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
@@ -192,32 +195,41 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 # ----------------------------------------------------------------------------- reading helpers
 
 
-def _decode(path: Path) -> tuple[str, str]:
+def _decode(path: Path) -> tuple[str, str, tuple[int, int] | None]:
+    """(text, encoding, the line and column of the first byte that is not UTF-8 or None)."""
+    refuse_package(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise SubscriberError(f"{path}: file not found", hint="Check the path of the CSV file.") from None
     except OSError as err:
         raise SubscriberError(f"{path}: cannot read: {err.strerror}") from err
+    refuse_non_csv(path, data)
     for bom, codec in BOMS:  # Excel's "Unicode text" is UTF-16 with a BOM
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(codec), codec[:6]
+                return data[len(bom):].decode(codec), codec[:6], None
             except UnicodeDecodeError as err:
-                raise SubscriberError(f"{path}: starts with a {codec[:6].upper()} byte order mark but is not {codec[:6].upper()} text", hint="Save the file as CSV UTF-8 and import again.") from err
+                raise SubscriberError(f"{path}: starts with a {codec[:6].upper()} byte order mark but is not {codec[:6].upper()} text", hint=RESAVE_CSV_HINT) from err
+    body = data.removeprefix(b"\xef\xbb\xbf")  # UTF-8's byte order mark, as Excel writes it
     try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.removeprefix(b"\xef\xbb\xbf").decode("cp1252"), "windows-1252"
+        return body.decode("utf-8"), "utf-8", None
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        bad = err.start
+    line, column = byte_line_column(body, bad)
+    try:
+        return body.decode("cp1252"), "windows-1252", (line, column)
+    except UnicodeDecodeError:
         raise SubscriberError(
-            f"{path}:{line}: neither UTF-8 nor Windows-1252 text", hint="Save the file as CSV UTF-8 and import again."
-        ) from err
+            f"{path}:{line}:{column}: neither UTF-8 nor Windows-1252 text (byte 0x{body[bad]:02x})", hint=RESAVE_CSV_HINT
+        ) from None
 
 
+RESAVE_CSV_HINT = (
+    "Save the file as CSV UTF-8 and import again: Excel: File > Save As, CSV UTF-8 (Comma delimited); "
+    "Numbers: File > Export To > CSV..., Text Encoding: Unicode (UTF-8); LibreOffice: File > Save As, Text CSV, "
+    "Character set: Unicode (UTF-8); Notepad: File > Save As, Encoding: UTF-8."
+)
 BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 MAX_CELL = 64 * 1024  # characters; a row with a longer cell is rejected, not the whole file
 # The csv module refuses a whole file at its first cell over field_size_limit (128 KB by
