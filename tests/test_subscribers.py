@@ -329,7 +329,7 @@ def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
     [
         (b"", ": the file is empty"),
         (b"name,city\nAnn,Oslo\n", ":1: no email column (columns: name, city)"),
-        (b"email\n\x81\x8d\x8f\x90\x9d\n", ":2: neither UTF-8 nor Windows-1252 text"),
+        (b"email\n\x81\x8d\x8f\x90\x9d\n", ":2:1: neither UTF-8 nor Windows-1252 text (byte 0x81)"),
     ],
 )
 def test_unusable_files_are_one_located_error(tmp_path, content, message):
