@@ -26,6 +26,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, head: bool) -> None:
         self.server.seen.append((self.command, self.path))
+        if self.path == "/trickle":
+            return self._trickle()
         if self.path == "/slow":
             self.server.release.wait()  # answers only at teardown: the client must time out
         status = {"/ok": 200, "/slow": 200, "/gone": 404, "/doi/10.1234/good": 302, "/doi/10.1234/missing": 404}.get(self.path, 404)
@@ -36,6 +38,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "https://publisher.invalid/article")
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _trickle(self) -> None:
+        """A status line one byte every 0.25 s, far below the read timeout (about 4 minutes)."""
+        for byte in b"HTTP/1.1 200 " + b"OK" * 500 + b"\r\nContent-Length: 0\r\n\r\n":
+            if self.server.release.wait(0.25):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:  # the client gave up (its deadline shut the socket)
+                return
 
 
 @pytest.fixture
@@ -123,3 +135,9 @@ def test_offline_check_never_fetches(project, server):
 def test_timeout_is_reported(server):
     target = online.Target(f"http://127.0.0.1:{server.server_address[1]}/slow", "slow", "link", "x")
     assert online._probe(target, timeout=0.2) == "timed out after 0.2 s"
+
+
+def test_a_server_answering_a_byte_at_a_time_ends_at_the_deadline(server):
+    target = online.Target(f"http://127.0.0.1:{server.server_address[1]}/trickle", "trickle", "link", "x")
+    assert online._probe(target, timeout=2, deadline=1) == "no complete answer within 1 s"
+    assert server.seen == [("HEAD", "/trickle")]  # no GET after the deadline: one bound for the URL

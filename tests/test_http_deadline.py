@@ -8,8 +8,10 @@ success instead of the error it asserts.
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,6 +20,7 @@ from fakes.postmark import FakePostmark
 from fakes.server import Fault
 from newsletter.errors import ConfigError, ProviderDeadlineExceeded
 from newsletter.providers.base import create_provider
+from newsletter.providers.http import DeadlineExceeded, DeadlineSession
 
 TOKEN = "deadline-token"
 ENV = {"POSTMARK_SERVER_TOKEN": TOKEN}
@@ -61,3 +64,35 @@ def test_a_slow_but_complete_answer_within_the_deadline_is_an_answer() -> None:
 def test_the_deadline_is_a_setting_from_1_to_3600_seconds(value: float) -> None:
     with pytest.raises(ConfigError, match="deadline"):
         create_provider("postmark", {"deadline": value}, ENV)
+
+
+class _LengthlessTrickle(BaseHTTPRequestHandler):
+    """A 200 whose body has no length (it ends when the connection closes), one byte every 0.25 s."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.close_connection = True
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+        for byte in b'{"Message": "' + b"x" * 2000 + b'"}':
+            if self.server.release.wait(TRICKLE):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:
+                return
+
+
+def test_a_body_without_a_length_cut_at_the_deadline_is_an_error_not_a_short_answer() -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _LengthlessTrickle)
+    httpd.release = threading.Event()
+    thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.05), daemon=True)
+    thread.start()
+    try:
+        with closing(DeadlineSession(1)) as session, pytest.raises(DeadlineExceeded):
+            session.get(f"http://127.0.0.1:{httpd.server_address[1]}/", timeout=5)
+    finally:
+        httpd.release.set()
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,12 +2,15 @@
 
 HEAD first, GET when HEAD fails (many servers answer HEAD with 403/405). DOIs are resolved at
 the resolver without following the redirect: a 3xx means the DOI exists, and publishers that
-refuse scripts (403) do not count against it. Working URLs are cached for 24 hours in
+refuse scripts (403) do not count against it. Each read has ``TIMEOUT``; each URL, all its
+requests together, has ``DEADLINE`` (a ``watchdog.Watch`` shuts the socket of a server answering
+a byte at a time). Working URLs are cached for 24 hours in
 ``<output>/.linkcache.json``; broken ones are always fetched again, so a fix shows at once.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -21,12 +24,14 @@ from urllib.parse import quote, urlsplit
 
 from ..files import atomic_write
 from ..models import Finding
+from ..watchdog import Watch
 from .content import DOI_RE, DOI_TEXT_RE, DOI_URL_RE
 from .context import Context, finding
 
 CACHE_NAME = ".linkcache.json"
 CACHE_TTL = 24 * 3600
 TIMEOUT = 10.0
+DEADLINE = 30.0  # seconds for one URL in all: HEAD, the GET after it, redirects
 WORKERS = 8
 USER_AGENT = "newsletter-linkcheck/0.1 (preflight check before sending)"
 
@@ -89,13 +94,47 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _probe(target: Target, timeout: float) -> str | None:
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    """Every connection this opener makes is watched by the URL's deadline."""
+
+    def __init__(self, watch: Watch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def http_open(self, req):
+        return self.do_open(self.watched(http.client.HTTPConnection), req)
+
+    def watched(self, connection_class):
+        def connect(host, **kwargs):
+            conn = connection_class(host, **kwargs)
+            self.watch.attach(conn)
+            return conn
+
+        return connect
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, watch: Watch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def https_open(self, req):
+        return self.do_open(_WatchedHTTP.watched(self, http.client.HTTPSConnection), req, context=self._context)  # type: ignore[arg-type]
+
+
+def _probe(target: Target, timeout: float, deadline: float = DEADLINE) -> str | None:
     """None when the URL works, else a short reason."""
-    opener = urllib.request.build_opener(_NoRedirect) if target.kind == "doi" else urllib.request.build_opener()
-    problem = _request(opener, target.url, "HEAD", timeout)
-    if problem is not None and not problem.startswith("timed out"):
-        problem = _request(opener, target.url, "GET", timeout)
-    return problem
+    watch = Watch(deadline)
+    handlers = [_WatchedHTTP(watch), _WatchedHTTPS(watch)] + ([_NoRedirect()] if target.kind == "doi" else [])
+    opener = urllib.request.build_opener(*handlers)
+    watch.start()
+    try:
+        problem = _request(opener, target.url, "HEAD", timeout)
+        if problem is not None and not problem.startswith("timed out") and not watch.expired:
+            problem = _request(opener, target.url, "GET", timeout)
+    finally:
+        watch.stop()
+    return f"no complete answer within {deadline:g} s" if watch.expired else problem
 
 
 def _request(opener, url: str, method: str, timeout: float) -> str | None:
@@ -112,8 +151,8 @@ def _request(opener, url: str, method: str, timeout: float) -> str | None:
         if isinstance(reason, (TimeoutError, socket.timeout)):
             return f"timed out after {timeout:g} s"
         return str(getattr(reason, "strerror", None) or reason)
-    except (OSError, ValueError) as err:
-        return str(err)
+    except (OSError, ValueError, http.client.HTTPException) as err:  # HTTPException: a malformed or cut answer
+        return str(err) or type(err).__name__
     return None if status < 400 else f"HTTP {status}"
 
 

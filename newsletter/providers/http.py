@@ -2,20 +2,21 @@
 
 requests' read timeout restarts with every byte, so a server (or proxy) that answers one byte
 every two seconds holds a request for hours. ``DeadlineSession`` times the whole request,
-answer body included: past the deadline a watchdog thread shuts the connection's socket, the
-blocked read ends at once, and the request raises ``DeadlineExceeded``. A request that was sent
-may have been acted on: adapters map that to "in doubt", never to "not sent".
+answer body included: past the deadline a watchdog (``watchdog.Watch``) shuts the connection's
+socket, the blocked read ends at once, and the request raises ``DeadlineExceeded``. A request
+that was sent may have been acted on: adapters map that to "in doubt", never to "not sent".
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..watchdog import Watch
 
 _current = threading.local()  # the watch of the request this thread is making, for the pools
 
@@ -26,43 +27,6 @@ class DeadlineExceeded(requests.RequestException):
     def __init__(self, seconds: float, *args: Any, **kwargs: Any) -> None:
         super().__init__(f"no complete answer within the {seconds:g} s deadline", *args, **kwargs)
         self.seconds = seconds
-
-
-class _Watch:
-    """One request's watchdog: once its time is up, shut the socket of the connection the
-    request is using (or will use: a connection still being made is watched until it exists)."""
-
-    POLL = 0.05
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._conn: Any = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def attach(self, conn: Any) -> None:
-        self._conn = conn
-
-    def stop(self) -> None:
-        self._done.set()
-
-    def _run(self) -> None:
-        if self._done.wait(self.seconds):
-            return
-        self.expired = True
-        while not self._done.is_set():
-            sock = getattr(self._conn, "sock", None)
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)  # the reading thread's recv returns now
-                except OSError:
-                    pass
-                return
-            self._done.wait(self.POLL)
 
 
 class _WatchedPool(HTTPConnectionPool):
@@ -95,14 +59,18 @@ class DeadlineSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if getattr(_current, "watch", None) is not None:  # a redirect inside a watched request
             return super().send(request, **kwargs)
-        watch = _current.watch = _Watch(self.deadline)
+        watch = _current.watch = Watch(self.deadline)
         watch.start()
         try:
-            return super().send(request, **kwargs)  # reads the body too unless stream=True
+            response = super().send(request, **kwargs)  # reads the body too unless stream=True
         except requests.RequestException as err:
             if watch.expired:
                 raise DeadlineExceeded(self.deadline, request=request) from err
             raise
+        else:
+            if watch.expired:  # a body without a length ends at the shut socket: cut short, not whole
+                raise DeadlineExceeded(self.deadline, request=request)
+            return response
         finally:
             watch.stop()
             _current.watch = None

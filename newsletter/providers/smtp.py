@@ -11,6 +11,12 @@ and is a rejected result otherwise.
 One connection is opened lazily and reused across batches (checked with NOOP before each batch,
 and reopened once if the server hung up before a message's DATA). A batch is sent one message
 at a time, so a failure part-way raises with ``partial_results`` for the messages before it.
+
+``timeout`` bounds each read; ``deadline`` bounds the whole of one connection's setup (greeting,
+EHLO, STARTTLS, login) and the whole of one message (MAIL FROM to the final reply), so a server
+that answers a byte at a time is cut off (``watchdog.Watch`` shuts the socket). Cut off before a
+message's content was sent, nothing of it was accepted: the run stops and the rest stays pending;
+cut off after, the message is in doubt (``ProviderDeadlineExceeded``) and the run stops too.
 SMTP cannot list what it accepted (``search_accepted`` returns None) and has no idempotency.
 """
 
@@ -19,13 +25,15 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from contextlib import contextmanager
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import (
     ConfigError,
     ProviderAuthError,
+    ProviderDeadlineExceeded,
     ProviderDeliveryUnknown,
     ProviderError,
     ProviderRateLimited,
@@ -36,6 +44,7 @@ from ..errors import (
 from ..mime import to_bytes
 from ..models import OutgoingMessage, SendResult, Suppression
 from ..options import Option
+from ..watchdog import Watch
 from .base import SearchResult
 
 SECURITY = ("starttls", "ssl", "none")
@@ -62,6 +71,7 @@ class SmtpProvider:
         Option("port", "integer", None, "the relay's port (default: 587 for starttls, 465 for ssl, 25 for none)", min=1, max=65535),
         Option("security", "string", "starttls", "how the connection is secured (none: only for a relay on this machine)", choices=SECURITY),
         Option("timeout", "seconds", 30.0, "seconds for connecting and for each reply"),
+        Option("deadline", "seconds", 120.0, "the most one connection's setup, or one message, may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
         Option("local_hostname", "string", None, "the name given in EHLO (default: this machine's)"),
         Option("ca_file", "path", None, "a PEM CA certificate to trust too, for a relay whose certificate a private CA signed"),
         # SMTP cannot be asked what it accepted, so a crash leaves a whole in-flight batch unknown.
@@ -73,6 +83,7 @@ class SmtpProvider:
         self.host: str = options["host"]
         self.port: int = options["port"] or DEFAULT_PORTS[self.security]
         self.timeout: float = options["timeout"]
+        self.deadline: float = options["deadline"]
         self.local_hostname: str | None = options["local_hostname"]
         self.ca_file = str(options["ca_file"]) if options["ca_file"] else None
         self.max_batch: int = options["batch_size"]
@@ -85,6 +96,7 @@ class SmtpProvider:
             )
         self.where = f"smtp: {self.host}:{self.port}"
         self._conn: smtplib.SMTP | None = None
+        self._watch: Watch | None = None  # the deadline of the exchange under way
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
@@ -111,7 +123,8 @@ class SmtpProvider:
             if not rcpt.isascii() and not conn.has_extn("smtputf8"):
                 return SendResult("rejected", code="smtputf8", detail=f"{rcpt}: a non-ASCII address needs SMTPUTF8, which {self.host} does not offer")
             try:
-                return self._transaction(conn, sender, rcpt, data, msg)
+                with self._deadline(conn, f"before the message for {rcpt} was sent"):
+                    return self._transaction(conn, sender, rcpt, data, msg)
             except _Disconnected as err:
                 self._drop()
                 if attempt == 2:
@@ -143,12 +156,9 @@ class SmtpProvider:
         try:
             code, reply = _transfer(conn, data)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
-            self._drop()
-            unknown = ProviderDeliveryUnknown(
-                f"{self.where}: no answer after the message for {rcpt} was sent: {err}", hint=IN_DOUBT_HINT
-            )
-            unknown.in_doubt = 1  # this message only: the batch's later ones were never begun
-            raise unknown from err
+            raise self._in_doubt(rcpt, err) from err
+        if self._expired():  # what was read before the socket was shut is no answer
+            raise self._in_doubt(rcpt, None)
         if code == 250:
             return SendResult("accepted", provider_message_id=msg.message_id)
         return self._refused("end of DATA", code, reply, rcpt)
@@ -180,8 +190,9 @@ class SmtpProvider:
         if self._conn is None:
             return
         try:
-            alive = self._conn.noop()[0] == 250
-        except (smtplib.SMTPException, OSError):
+            with self._deadline(self._conn, "checking the connection"):
+                alive = self._conn.noop()[0] == 250
+        except (smtplib.SMTPException, OSError, ProviderRequestError):
             alive = False
         if not alive:
             self._drop()
@@ -192,20 +203,25 @@ class SmtpProvider:
         return self._conn
 
     def _connect(self) -> smtplib.SMTP:
-        conn: smtplib.SMTP | None = None
+        if self.security == "ssl":  # made without a host: connected below, under the deadline
+            conn = smtplib.SMTP_SSL(local_hostname=self.local_hostname, timeout=self.timeout, context=self._tls_context())
+        else:
+            conn = smtplib.SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        conn._host = self.host  # what the constructor would set: the TLS name checked (ssl and STARTTLS)
         try:
-            conn = self._open()
-            self._secure_and_login(conn)
+            with self._deadline(conn, "while connecting"):
+                self._open(conn)
+                self._secure_and_login(conn)
             return conn
         except BaseException:
             _quietly_close(conn)
             raise
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self, conn: smtplib.SMTP) -> None:
         try:
-            if self.security == "ssl":
-                return smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout, context=self._tls_context())
-            return smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+            code, reply = conn.connect(self.host, self.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, reply)
         except ssl.SSLCertVerificationError as err:
             raise self._tls_error(err) from err
         except ssl.SSLError as err:
@@ -261,6 +277,53 @@ class SmtpProvider:
             "'starttls' upgrades a plain connection (port 587).",
         )
 
+    def _in_doubt(self, rcpt: str, err: BaseException | None) -> ProviderDeliveryUnknown:
+        """The message's content was sent but its answer never came (whole): it may be accepted."""
+        self._drop()
+        if self._expired():
+            unknown: ProviderDeliveryUnknown = ProviderDeadlineExceeded(
+                f"{self.where}: no complete answer within the {self.deadline:g} s deadline ([providers.smtp] deadline) "
+                f"after the message for {rcpt} was sent: the server or something on the way answers too slowly",
+                hint="That message is unknown and the run stopped; check the relay's logs for it before resending.",
+            )
+        else:
+            unknown = ProviderDeliveryUnknown(f"{self.where}: no answer after the message for {rcpt} was sent: {err}", hint=IN_DOUBT_HINT)
+        unknown.in_doubt = 1  # this message only: the batch's later ones were never begun
+        return unknown
+
+    def _expired(self) -> bool:
+        return self._watch is not None and self._watch.expired
+
+    @contextmanager
+    def _deadline(self, conn: smtplib.SMTP, stage: str) -> Iterator[None]:
+        """Run one exchange on ``conn`` within ``deadline`` seconds. Cut off, it raises a
+        ProviderRequestError (the run stops; nothing of the stage was accepted) unless the
+        exchange already knows it is in doubt."""
+        watch = self._watch = Watch(self.deadline)
+        watch.attach(conn)
+        watch.start()
+        cause: BaseException | None = None
+        try:
+            yield
+        except ProviderDeliveryUnknown:
+            raise
+        except Exception as err:
+            if not watch.expired:
+                raise
+            cause = err
+        finally:
+            watch.stop()
+            self._watch = None
+        if watch.expired:  # also when a reply cut short by the shut socket still parsed as one
+            if conn is self._conn:
+                self._drop()
+            raise ProviderRequestError(
+                f"{self.where}: no complete answer within the {self.deadline:g} s deadline ([providers.smtp] deadline) {stage}: "
+                "the server or something on the way answers too slowly",
+                hint="Nothing more was sent and the run stopped; the recipients not sent are still pending. Check the relay "
+                "and the network, then run the same send command again.",
+            ) from cause
+
     def _reset(self) -> None:
         """RSET after a refused transaction; a dead connection is simply dropped."""
         if self._conn is None:
@@ -287,8 +350,9 @@ class SmtpProvider:
     def close(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.quit()
-            except (smtplib.SMTPException, OSError):
+                with self._deadline(self._conn, "saying goodbye (QUIT)"):
+                    self._conn.quit()
+            except (smtplib.SMTPException, OSError, ProviderRequestError):
                 pass
         self._drop()
 
