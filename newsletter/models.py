@@ -34,6 +34,7 @@ class Issue:
     reviewed_by: str | None = None
     tags: tuple[str, ...] = ()
     key_lines: Mapping[str, int] = field(default_factory=dict)  # front-matter key -> file line
+    curly_quoted: tuple[str, ...] = ()  # keys whose value was written in curly quotes, read as quoted
 
 
 @dataclass(frozen=True)

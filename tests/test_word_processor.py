@@ -4,12 +4,15 @@ by the test, the CLI through CliRunner in a throwaway project, a real SQLite dat
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import write
+from newsletter.build.issue import load_issue
 from newsletter.cli import app
 from newsletter.store.db import open_db
 
@@ -141,3 +144,101 @@ def test_a_windows_1252_issue_names_line_column_the_character_and_editors(projec
     assert error == "Error: issues/2026-12-word.md:8:5: not UTF-8 text (byte 0x93, which is \u201c in Windows-1252)"
     for editor in ("Notepad:", "TextEdit:", "Word:", "VS Code:"):
         assert editor in hint
+
+
+# --- curly quotes in the front matter -------------------------------------------------------------
+
+
+def issue(project: Path, front: str, name: str = "2026-12-curly.md") -> str:
+    write(project / "issues" / name, "---\n" + front.strip("\n") + "\ndate: 2026-12-01\nauthors: [Tester]\nreviewed_by: Dr. Test\n---\n\nThe trials, in brief.\n")
+    return f"issues/{name}"
+
+
+def check_json(path: str) -> list[dict]:
+    result = invoke("check", path, "--format", "json")
+    assert result.exit_code in (0, 1) and "Traceback" not in result.output, result.output
+    return json.loads(result.stdout)
+
+
+def with_id(findings: list[dict], prefix: str) -> list[dict]:
+    return [f for f in findings if f["id"].startswith(prefix)]
+
+
+def test_a_value_in_curly_quotes_is_read_as_quoted_and_check_says_so(project: Path) -> None:
+    path = issue(project, """\
+title: “Ketamine…: what the trials show”
+subject: ‘Ketamine: the evidence’ # typed in Word
+preheader: „Esketamine’s trials, ketamine against ECT, and the risks of both“
+""")
+    loaded = load_issue(project / path)
+    assert loaded.title == "Ketamine…: what the trials show"
+    assert loaded.subject == "Ketamine: the evidence"
+    assert loaded.preheader == "Esketamine’s trials, ketamine against ECT, and the risks of both"
+    found = with_id(check_json(path), "front-matter.curly-quotes")
+    assert [(f["severity"], f["location"]) for f in found] == [("warning", f"{path}:2"), ("warning", f"{path}:3"), ("warning", f"{path}:4")]
+    assert "not part of it" in found[0]["message"] and 'title: "“...”"' in found[0]["message"]
+    assert not with_id(check_json(path), "subject.quotes")
+
+
+def test_curly_quotes_in_a_list_and_with_one_straight_end(project: Path) -> None:
+    path = issue(project, """\
+title: "Ketamine: what the trials show”
+subject: Ketamine for depression and PTSD
+preheader: Esketamine's trials, ketamine against ECT, the mixed PTSD results, and the risks.
+tags: [“ketamine”, depression]
+""")
+    loaded = load_issue(project / path)
+    assert loaded.title == "Ketamine: what the trials show" and loaded.tags == ("ketamine", "depression")
+    assert loaded.curly_quoted == ("title", "tags")
+
+
+def test_curly_quotes_around_a_phrase_stay_and_straight_quotes_are_not_warned(project: Path) -> None:
+    path = issue(project, """\
+title: “Set” and “setting” in ketamine care
+subject: "What “set and setting” means for ketamine"
+preheader: Why the room, the music and the therapist's words matter, and what the trials say.
+""")
+    loaded = load_issue(project / path)
+    assert loaded.title == "“Set” and “setting” in ketamine care"
+    assert loaded.subject == "What “set and setting” means for ketamine"
+    findings = check_json(path)
+    assert not with_id(findings, "front-matter.curly-quotes") and not with_id(findings, "subject.quotes")
+
+
+@pytest.mark.parametrize(
+    "line, fixed",
+    [
+        ("title: “Ketamine: what the trials show", 'title: "Ketamine: what the trials show"'),
+        ("title: “Ketamine” and “esketamine”: what we know", 'title: "“Ketamine” and “esketamine”: what we know"'),
+    ],
+)
+def test_a_line_yaml_cannot_read_gets_the_exact_fix_at_its_line(project: Path, line: str, fixed: str) -> None:
+    path = issue(project, f"{line}\nsubject: Ketamine\npreheader: What the trials show about ketamine and esketamine.")
+    error, hint = one_error(invoke("build", path))
+    assert error.startswith(f"Error: {path}:2: front matter: invalid YAML")
+    assert hint.endswith(fixed) and "straight quotes" in hint
+    # the fix works as written
+    write(project / path, (project / path).read_text(encoding="utf-8").replace(line, fixed))
+    assert load_issue(project / path).title == json.loads(fixed.split(": ", 1)[1])
+
+
+@pytest.mark.parametrize(
+    "subject, problem",
+    [
+        ('The “fast" effect of ketamine', "mixes curly"),
+        ("What “set and setting means for ketamine", "do not pair up"),
+        ("Ketamine” and what it does", "do not pair up"),
+        ("The ‘fast effect of ketamine", "never closed"),
+    ],
+)
+def test_subject_quotes_that_do_not_pair_up_are_a_warning(project: Path, subject: str, problem: str) -> None:
+    path = issue(project, f"title: Ketamine\nsubject: '{subject}'\npreheader: Esketamine's trials, ketamine against ECT, the mixed PTSD results.")
+    found = with_id(check_json(path), "subject.quotes")
+    assert len(found) == 1 and found[0]["severity"] == "warning" and problem in found[0]["message"]
+    assert found[0]["location"] == f"{path}:3"
+
+
+def test_apostrophes_and_paired_quotes_in_the_subject_are_quiet(project: Path) -> None:
+    path = issue(project, "title: Ketamine\nsubject: It’s not “magic”: ketamine’s ‘rapid’ effect\npreheader: 'What ‘rapid’ means, and the trials behind it.'")
+    findings = check_json(path)
+    assert not with_id(findings, "subject.quotes") and not with_id(findings, "preheader.quotes")

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IssueError, located
+from .curly_quotes import fix_for_line, unquote_lines, whole_value_inner
 
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 MAX_DEPTH = 8  # the top-level mapping is 1, ``tags: [a, b]`` is 2
 YAML_HINT = "Check the quoting and indentation on that line; quote values that contain ':' or '#'."
 
 
-def parse_front_matter(path: Path, front: str, first_line: int = 2) -> tuple[Any, dict[str, int]]:
-    """The front matter's value (None when empty) and the file line of each top-level key.
+def parse_front_matter(path: Path, front: str, first_line: int = 2) -> tuple[Any, dict[str, int], tuple[str, ...]]:
+    """The front matter's value (None when empty), the file line of each top-level key, and the
+    top-level keys whose value (or an item of it) was written in curly quotes (curly_quotes.py).
 
     ``first_line`` is the file line of the front matter's first line (2: after the opening ---).
     """
@@ -33,13 +35,22 @@ def parse_front_matter(path: Path, front: str, first_line: int = 2) -> tuple[Any
             located(path, 1, f"front matter is {size:,} bytes; at most {MAX_FRONT_MATTER_BYTES:,} are read"),
             hint="Keep only the keys (title, subject, preheader, date, ...) between the --- lines; the text goes below them.",
         )
+    readable, rewritten = unquote_lines(front)
     builder = _Builder(path, first_line)
     try:
-        for event in yaml.parse(front, Loader=yaml.BaseLoader):
+        for event in yaml.parse(readable, Loader=yaml.BaseLoader):
             builder.feed(event)
     except yaml.YAMLError as err:
-        raise IssueError(located(path, _yaml_error_line(err, front, first_line), f"front matter: invalid YAML: {_problem(err)}"), hint=YAML_HINT) from None
-    return builder.root, builder.key_lines
+        line = _yaml_error_line(err, readable, first_line)
+        raise IssueError(located(path, line, f"front matter: invalid YAML: {_problem(err)}"), hint=_yaml_hint(front, line - first_line)) from None
+    curly = builder.curly | {key for key, line in builder.key_lines.items() if line - first_line in rewritten}
+    return builder.root, builder.key_lines, tuple(key for key in builder.key_lines if key in curly)
+
+
+def _yaml_hint(front: str, index: int) -> str:
+    """The exact fix when the line YAML stopped at has curly quotes, else the general hint."""
+    lines = front.splitlines()
+    return (fix_for_line(lines[index]) if 0 <= index < len(lines) else None) or YAML_HINT
 
 
 class _Builder:
@@ -52,6 +63,7 @@ class _Builder:
         self.key_lines: dict[str, int] = {}
         self.stack: list[list | _Mapping] = []
         self.documents = 0
+        self.curly: set[str] = set()  # top-level keys with a value unquoted by unquoted()
 
     def feed(self, event) -> None:
         import yaml
@@ -66,7 +78,7 @@ class _Builder:
         elif getattr(event, "tag", None):
             raise self.refuse(line, f"YAML tags ({shown(event.tag)}) are not allowed", "Remove the !tag; values are read as plain text.")
         elif isinstance(event, yaml.ScalarEvent):
-            self.add(event.value, line)
+            self.add(self.unquoted(event), line)
         elif isinstance(event, yaml.CollectionStartEvent):
             if len(self.stack) >= MAX_DEPTH:
                 raise self.refuse(line, f"values nested more than {MAX_DEPTH} deep", "Use 'key: value' lines and simple lists like 'tags: [a, b]'.")
@@ -76,6 +88,16 @@ class _Builder:
         elif isinstance(event, yaml.CollectionEndEvent):
             done = self.stack.pop()
             self.add(done.values if isinstance(done, _Mapping) else done, line)
+
+    def unquoted(self, event) -> str:
+        """A plain value (not a key) in curly quotes, e.g. a list item, without them."""
+        top = self.stack[-1] if self.stack else None
+        inner = whole_value_inner(event.value) if event.style is None and top is not None else None
+        if inner is None or (isinstance(top, _Mapping) and top.key is None):
+            return event.value
+        if isinstance(self.stack[0], _Mapping) and self.stack[0].key is not None:
+            self.curly.add(self.stack[0].key)
+        return inner
 
     def add(self, value: Any, line: int) -> None:
         if not self.stack:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ def load_issue(path: Path) -> Issue:
     """Read and validate one issue file."""
     text = _read_text(path)
     front, body, body_line = _split_front_matter(path, text)
-    values, key_lines = _parse_yaml(path, front)
-    return _build_issue(path, values, key_lines, body, body_line)
+    values, key_lines, curly = _parse_yaml(path, front)
+    return replace(_build_issue(path, values, key_lines, body, body_line), curly_quoted=curly)
 
 
 def _read_text(path: Path) -> str:
@@ -68,13 +69,13 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, str, int]:
     raise IssueError(located(path, 1, "front matter is not closed: no second '---' line"), hint="Add a line --- after the last front-matter key.")
 
 
-def _parse_yaml(path: Path, front: str) -> tuple[dict[str, Any], dict[str, int]]:
-    values, key_lines = parse_front_matter(path, front)
+def _parse_yaml(path: Path, front: str) -> tuple[dict[str, Any], dict[str, int], tuple[str, ...]]:
+    values, key_lines, curly = parse_front_matter(path, front)
     if values is None or values == "":
         raise IssueError(located(path, 1, "front matter is empty"), hint="Add at least title, subject, preheader and date.")
     if not isinstance(values, dict):
         raise IssueError(located(path, 2, "front matter must be 'key: value' lines"), hint="Write one key per line, e.g. 'title: ...'.")
-    return values, key_lines
+    return values, key_lines, curly
 
 
 def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], body: str, body_line: int) -> Issue:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from ..build.curly_quotes import quote_problem
 from ..models import Finding
 from .claims import check_claims
 from .context import Context, finding
 from .htmlscan import collapse
 
+SCALAR_KEYS = ("title", "subject", "preheader", "reviewed_by")
 SUBJECT_MAX = 78
 SUBJECT_LONG = 60
 PREHEADER_RANGE = (40, 130)  # §3.4
@@ -51,6 +53,13 @@ def front_matter(ctx: Context) -> list[Finding]:
         out.append(finding("front-matter.reviewed-by", "warning", src.at(1), "no 'reviewed_by' in the front matter: record the clinical reviewer's name before sending"))
     elif PLACEHOLDER_REVIEW_RE.search(issue.reviewed_by):
         out.append(finding("front-matter.reviewed-by", "warning", src.key("reviewed_by"), f"reviewed_by is '{issue.reviewed_by}': put the reviewer's name once the review is done"))
+    for key in issue.curly_quoted:  # build/curly_quotes.py: a word processor's quotes, read as YAML's
+        shown_curly = f'{key}: "“...”"' if key in SCALAR_KEYS else f'{key}: ["“...”"]'
+        out.append(finding(
+            "front-matter.curly-quotes", "warning", src.key(key),
+            f"'{key}' is in curly quotes “ ”, read as quotes around the value (not part of it): write straight quotes \" \" "
+            f"(other YAML tools need them), or, to show curly quotes, {shown_curly}",
+        ))  # fmt: skip
     return out
 
 
@@ -67,6 +76,10 @@ def subject_and_preheader(ctx: Context) -> list[Finding]:
         out.append(finding("subject.caps", "warning", src.key("subject"), "subject is mostly capitals: it reads as shouting and spam filters score it (SUBJ_ALL_CAPS)"))
     if REPLY_PREFIX_RE.match(subject):
         out.append(finding("subject.reply-prefix", "warning", src.key("subject"), "subject starts with Re:/Fwd: but the issue is not a reply; remove the prefix"))
+    for key, text in (("subject", subject), ("preheader", preheader)):  # both show in the inbox
+        problem = quote_problem(text)
+        if problem:
+            out.append(finding(f"{key}.quotes", "warning", src.key(key), f"{key} {problem}: a word processor's quotes, or a slip? Pair them up (“...”) or use straight ones throughout"))
     if _norm(preheader) == _norm(subject) or _norm(preheader).startswith(_norm(subject)):
         out.append(finding("preheader.repeat", "warning", src.key("preheader"), "preheader repeats the subject; use it to summarise the issue instead"))
     low, high = PREHEADER_RANGE
