@@ -196,6 +196,17 @@ Links: [relative](/about), [plain http](http://kairoswellness.org/a), [mail us](
     ]
 
 
+def test_same_document_links_must_resolve(project, settings):
+    body = CLEAN_BODY.replace("usual care.", "usual care (details in [the reference](#ref-1), not [nowhere](#ref-9)).")
+    path = write_issue(project, body)
+    found = [f for f in findings(path, settings) if f.id.startswith("link.")]
+    assert [(f.id, f.severity) for f in found] == [("link.anchor", "error")]  # the citation marks and #ref-1 resolve
+    assert "'#ref-9'" in found[0].message and found[0].location == f"{path}:{line_of(project / path, '#ref-9')}"
+    # a citation mark whose reference lost its id is flagged too
+    broken = check_with_html(settings, path, lambda h: h.replace('id="ref-1"', ""))
+    assert {f.message.split("'")[1] for f in by_id(broken, "link.anchor")} == {"#ref-1", "#ref-9"}
+
+
 @pytest.mark.parametrize("status, severity", [("ready", "error"), ("draft", "warning")])
 def test_local_and_example_hosts(project, settings, status, severity):
     body = "See [a](https://localhost/x), [b](https://example.com/y), [c](https://site.test/z), [d](https://127.0.0.1/w) and [e](https://kairoswellness.org/ok)."

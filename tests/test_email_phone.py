@@ -1,6 +1,7 @@
 """The compiled email on a 375 px screen in real headless Chromium (marked ``browser``): no word
 in a table cell breaks mid-word, nothing scrolls sideways, the masthead names the newsletter and
-the footer's links are separate tap targets of at least 44 px."""
+the footer's links are separate tap targets of at least 44 px; citation marks lead to their
+references, whose links fit on one line in smaller type."""
 
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ document.getElementById('email').addEventListener('load', function () {
   out.name = name ? {top: name.getBoundingClientRect().top, fontSize: getComputedStyle(name).fontSize} : null;
   var date = Array.from(document.querySelectorAll('span')).find(function (s) { return /\d{4}$/.test(s.textContent); });
   out.dateLines = date ? new Set(Array.from(date.getClientRects()).map(function (r) { return Math.round(r.top); })).size : 0;
+  // citation marks and their targets; the reference links' lines (a raw URL took up to five)
+  out.anchors = Array.from(document.querySelectorAll('a[href^="#"]')).map(function (a) {
+    return {href: a.getAttribute('href'), found: !!document.getElementById(a.getAttribute('href').slice(1))};
+  });
+  out.refLinkLines = Array.from(document.querySelectorAll('li[id^="ref-"] a')).map(function (a) {
+    return new Set(Array.from(a.getClientRects()).map(function (r) { return Math.round(r.top); })).size;
+  });
+  var ref = document.querySelector('li[id^="ref-"]');
+  out.refFontSize = ref ? getComputedStyle(ref).fontSize : null;
   window.document.body.setAttribute('data-result', JSON.stringify(out));
 });
 """
@@ -101,6 +111,9 @@ def test_the_sample_issue_at_375px(project, settings, tmp_path) -> None:
         assert link["height"] >= 44 and link["width"] >= 300, footer
     for upper, lower in zip(footer, footer[1:], strict=False):
         assert lower["top"] >= upper["bottom"], footer  # separate targets, one under the other
+    assert len(result["anchors"]) >= 6 and all(a["found"] for a in result["anchors"]), result["anchors"]
+    assert result["refLinkLines"] and max(result["refLinkLines"]) == 1, result["refLinkLines"]  # short labels fit on one line
+    assert result["refFontSize"] == "13px"
 
 
 def test_a_wide_table_with_long_words_breaks_no_word_and_never_widens_the_page(project, settings, tmp_path) -> None:

@@ -210,7 +210,7 @@ def test_links_are_numbered_after_the_references_in_text() -> None:
     )
     assert out.links == ("https://example.org/s", "https://example.org/t")
     assert '<a href="https://example.org/s" style="color:#0000ee;text-decoration:underline;">study</a>' in out.mjml
-    assert '<sup style="font-size:12px;line-height:0;">[1]</sup>' in out.mjml
+    assert '<sup style="font-size:12px;line-height:0;"><a href="#ref-1" aria-label="reference 1" style="color:#0000ee;text-decoration:none;">[1]</a></sup>' in out.mjml
     assert "https://doi.org" not in out.text  # references are rendered by the template, not in the body
 
 
@@ -232,7 +232,7 @@ def test_footnotes_become_references_with_doi_and_pubmed_urls() -> None:
     assert pm.urls == ("https://pubmed.ncbi.nlm.nih.gov/32500209/",)  # the full stop is not part of it
     assert link.text == "Doe A. The article (https://doi.org/10.1000/abc)."  # a linked DOI keeps its URL
     assert link.urls == ("https://doi.org/10.1000/abc",)
-    assert out.mjml.count("[1]</sup>") == 2
+    assert out.mjml.count('href="#ref-1"') == 2
     assert "First.[1] Second.[2] Third.[3] First again.[1]" in out.text
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.build.issue import load_issue
-from newsletter.build.render import render_issue
+from newsletter.build.render import render_issue, url_label
 from newsletter.errors import TemplateError
 from newsletter.models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, MergeTemplate
 
@@ -129,8 +129,10 @@ def test_essential_styles_are_inline_on_the_elements(sample: CompiledIssue, sett
     assert f"background:{brand.primary_color}" in cta and "color:#ffffff" in cta
     link = inline_style(every.html, "first link", "a")
     assert f"color:{brand.link_color}" in link
-    ref_link = inline_style(sample.html, "https://doi.org/10.1038/s41591-021-01336-3", "a")
+    ref_link = inline_style(sample.html, "doi:10.1038/s41591-021-01336-3", "a")
     assert f"color:{brand.link_color}" in ref_link
+    ref_text = inline_style(sample.html, "Mitchell JM, Bogenschutz M", "div")
+    assert "font-size:13px" in ref_text and "color:#4a5560" in ref_text  # smaller, muted
     button = inline_style(every.html, "Book a consultation", "a")
     assert f"background:{brand.primary_color}" in button and "color:#ffffff" in button
     cell = inline_style(every.html, "Symptom score", "td")
@@ -148,10 +150,16 @@ def test_rendered_elements_of_the_fixture(every: CompiledIssue) -> None:
     assert "<pre style=" in html and "&lt;not&gt; medical advice &amp; &quot;only&quot; an example" in html
     assert '<a href="https://example.org/book" target="_blank"' in html  # the button
     assert "border-top:solid 1px #d8d2c4" in html  # the rule
-    assert '<sup style="font-size:12px;line-height:0;">[3]</sup>' in html
-    # references, with their DOI and PubMed URLs as links
-    for url in ("https://doi.org/10.1000/xyz123", "https://doi.org/10.1000/abc456", "https://pubmed.ncbi.nlm.nih.gov/12345678/"):
-        assert re.search(rf'<a href="{re.escape(url)}" style="[^"]*">{re.escape(url)}</a>', html)
+    assert re.search(r'<sup style="font-size:12px;line-height:0;"><a href="#ref-3" aria-label="reference 3" style="[^"]*">\[3\]</a></sup>', html)
+    assert '<li id="ref-3" ' in html  # the citation mark's target
+    # references, with their DOI and PubMed URLs as links under short labels
+    for url, label in (
+        ("https://doi.org/10.1000/xyz123", "doi:10.1000/xyz123"),
+        ("https://doi.org/10.1000/abc456", "doi:10.1000/abc456"),
+        ("https://pubmed.ncbi.nlm.nih.gov/12345678/", "PMID 12345678"),
+    ):
+        assert re.search(rf'<a href="{re.escape(url)}" style="[^"]*">{re.escape(label)}</a>', html)
+        assert f">{url}<" not in html and url in every.text  # the text part keeps the full URL
     assert [r.number for r in every.references] == [1, 2, 3]
 
 
@@ -290,3 +298,17 @@ def test_golden_files(project: Path, settings, fixture: str, update_golden: bool
         expected = golden.read_bytes().decode("utf-8")
         assert actual == expected, f"{golden.name} differs ({first_difference(actual, expected)}); if intended, run pytest --update-golden"
 
+
+@pytest.mark.parametrize(
+    "url, label",
+    [
+        ("https://doi.org/10.1056/NEJMoa2302399", "doi:10.1056/NEJMoa2302399"),
+        ("https://dx.doi.org/10.1001/jamapsychiatry.2014.62", "doi:10.1001/jamapsychiatry.2014.62"),
+        ("https://doi.org/10.1002/%28SICI%291097-0258", "doi:10.1002/(SICI)1097-0258"),
+        ("https://pubmed.ncbi.nlm.nih.gov/32500209/", "PMID 32500209"),
+        ("https://www.fda.gov/news-events/press-announcements/fda-approves-new-nasal-spray", "fda.gov"),
+        ("https://pubmed.ncbi.nlm.nih.gov/?term=ketamine", "pubmed.ncbi.nlm.nih.gov"),
+    ],
+)
+def test_reference_links_show_short_labels(url, label) -> None:
+    assert url_label(url) == label

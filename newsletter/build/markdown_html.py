@@ -150,10 +150,18 @@ class HtmlWriter:
             elif kind == "link_close":
                 out.append("</a>")
             elif kind == "footnote_ref":
-                out.append(f'<sup style="{self.styles["sup"]}">[{c.meta["id"] + 1}]</sup>')
+                out.append(self._citation(c.meta["id"] + 1))
             elif kind == "image":
                 out.append(self._inline_image(c))
         return _keep_breaks_between_tags("".join(out))
+
+    def _citation(self, number: int) -> str:
+        """A citation mark that leads to its reference (``<li id="ref-N">`` in the reference list;
+        Apple Mail, Outlook and webmail follow it, others show the plain mark)."""
+        return (
+            f'<sup style="{self.styles["sup"]}"><a href="#ref-{number}" aria-label="reference {number}" '
+            f'style="color:{self.ctx.theme.link};text-decoration:none;">[{number}]</a></sup>'
+        )
 
     def _inline_image(self, c) -> str:
         width = _image_width(c)

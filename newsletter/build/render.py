@@ -9,6 +9,7 @@ import traceback
 from functools import lru_cache
 from html import escape
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
 from ..errors import TemplateError, located
@@ -18,6 +19,8 @@ from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
+DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
+SHORT_LABEL = 40  # characters: about 290 px of 13 px type, narrower than a 375 px phone's column
 
 
 def render_issue(issue: Issue, settings: Settings) -> CompiledIssue:
@@ -101,15 +104,31 @@ def _credits(issue: Issue) -> str:
 
 
 def _reference_html(ref: Reference, link_color: str) -> str:
-    """A reference's text with its URLs as links (escaped everywhere else)."""
+    """A reference's text with each URL as a link under a short label (escaped everywhere else):
+    a raw URL in 14 px type breaks across several lines on a phone; the text part keeps it whole."""
     out, pos = [], 0
     for m in URL_RE.finditer(ref.text):
         out.append(escape(ref.text[pos : m.start()]))
-        url = escape(m.group(0))
-        out.append(f'<a href="{url}" style="color:{link_color};text-decoration:underline;word-break:break-all;">{url}</a>')
+        url, label = m.group(0), url_label(m.group(0))
+        # a short label stays on one line (a DOI's hyphens would split it); a long host may wrap anywhere
+        wrap = "white-space:nowrap;" if len(label) <= SHORT_LABEL else "overflow-wrap:anywhere;"
+        out.append(f'<a href="{escape(url)}" style="color:{link_color};text-decoration:underline;{wrap}">{escape(label)}</a>')
         pos = m.end()
     out.append(escape(ref.text[pos:]))
     return "".join(out)
+
+
+def url_label(url: str) -> str:
+    """What a reference link shows: ``doi:10.1056/NEJMoa2302399`` for a DOI, ``PMID 32500209`` for
+    PubMed, otherwise the site's host without ``www.`` (``fda.gov``)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path).strip("/")
+    if host in DOI_HOSTS and path.startswith("10."):
+        return "doi:" + path
+    if host == "pubmed.ncbi.nlm.nih.gov" and path.isdigit():
+        return "PMID " + path
+    return host.removeprefix("www.") or url
 
 
 @lru_cache(maxsize=8)

@@ -38,6 +38,7 @@ class HtmlScan:
     forbidden: list[str] = field(default_factory=list)  # tag names, plus 'link rel=stylesheet'
     visible_text: str = ""  # body text a reader sees, whitespace collapsed
     hidden_text: str = ""  # display:none text (the preheader)
+    ids: set[str] = field(default_factory=set)  # id and name attributes: targets of "#..." links
 
 
 def scan_html(html: str) -> HtmlScan:
@@ -103,6 +104,7 @@ class _Scanner(HTMLParser):
             self._visible.append(" ")
 
     def _element(self, tag: str, a: dict[str, str | None]) -> None:
+        self.scan.ids.update(v for v in (a.get("id"), a.get("name") if tag == "a" else None) if v)
         if tag == "html":
             self.scan.lang = (a.get("lang") or "").strip() or None
         elif tag == "title":

@@ -48,6 +48,10 @@ def links(ctx: Context) -> list[Finding]:
         scheme = urlsplit(href).scheme.lower()
         if scheme == "mailto":
             continue
+        if href.startswith("#"):  # a same-document link (a citation mark): its target must exist
+            if href[1:] not in ctx.scan.ids:
+                out.append(finding("link.anchor", "error", where, f"link {href!r} points to no element of the email (no id={href[1:]!r}): fix or remove it"))
+            continue
         if scheme == "http":
             out.append(finding("link.insecure", "warning", where, f"{_short(href)} uses http://; use https://"))
         elif scheme != "https":
