@@ -242,3 +242,35 @@ def test_apostrophes_and_paired_quotes_in_the_subject_are_quiet(project: Path) -
     path = issue(project, "title: Ketamine\nsubject: It’s not “magic”: ketamine’s ‘rapid’ effect\npreheader: 'What ‘rapid’ means, and the trials behind it.'")
     findings = check_json(path)
     assert not with_id(findings, "subject.quotes") and not with_id(findings, "preheader.quotes")
+
+
+# --- an issue saved in a word processor's own format ---------------------------------------------
+
+
+def docx(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document><w:body><w:p><w:r><w:t>---</w:t></w:r></w:p></w:body></w:document>")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, make, what, hint",
+    [
+        ("2026-12-word.docx", docx, "a Word document", "In Word: File > Save As, File Format: Plain Text"),
+        ("2026-12-word.md", docx, "a Word document", "In Word:"),  # renamed: told by its bytes
+        ("2026-12-textedit.rtf", lambda p: p.write_bytes(b"{\\rtf1\\ansi\\deff0 ---\\par title: Ketamine}"), "an RTF document", "In TextEdit: Format > Make Plain Text"),
+        ("2026-12-sheet.xlsx", xlsx, "a spreadsheet (Excel)", "An issue is a plain-text Markdown file"),
+    ],
+)
+def test_an_issue_saved_as_a_document_is_named_with_how_to_save_it_as_text(project: Path, name: str, make, what: str, hint: str) -> None:
+    make(project / "issues" / name)
+    error, given_hint = one_error(invoke("build", f"issues/{name}"))
+    assert error == f"Error: issues/{name}: this is {what}, not a text file: save it as plain text (UTF-8) with the .md ending"
+    assert given_hint.startswith("Hint: " + hint)
+
+
+def test_a_pages_package_folder_given_as_the_issue_is_named(project: Path) -> None:
+    (project / "issues" / "2026-12-draft.pages" / "Index").mkdir(parents=True)
+    error, hint = one_error(invoke("build", "issues/2026-12-draft.pages"))
+    assert error.startswith("Error: issues/2026-12-draft.pages: this is a Pages document") and "Export To > Plain Text" in hint

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IssueError, located
+from ..file_formats import iwork_package, office_format
 from ..models import ISSUE_STATUSES, Issue
 from ..text_files import RESAVE_TEXT_HINT, byte_described, byte_line_column
 from .front_matter import parse_front_matter, shown
@@ -45,8 +46,12 @@ def _read_text(path: Path) -> str:
             data = f.read(MAX_FILE_BYTES + 1)  # never more: the path may be a device or a huge file
     except FileNotFoundError:
         raise IssueError(f"{path}: issue file not found", hint="Check the path; issues live in the issues/ folder.") from None
+    except IsADirectoryError:
+        _refuse_document(path, iwork_package(True, path.suffix, (path / "Index").is_dir() or (path / "Index.zip").exists()))
+        raise IssueError(f"{path}: is a folder, not an issue file", hint="Give the path of the .md file.") from None
     except OSError as err:
         raise IssueError(f"{path}: cannot read the issue file: {err.strerror}", hint="Check the path and its permissions.") from None
+    _refuse_document(path, office_format(data, path.suffix))
     if len(data) > MAX_FILE_BYTES:
         raise IssueError(f"{path}: the issue file is over {MAX_FILE_BYTES // (1024 * 1024)} MB", hint="An issue is text; put images on the web and link them.")
     try:
@@ -54,6 +59,28 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as err:
         line, column = byte_line_column(data, err.start)
         raise IssueError(f"{path}:{line}:{column}: not UTF-8 text ({byte_described(data, err.start)})", hint=RESAVE_TEXT_HINT) from None
+
+
+# How to save a document as the plain-text file an issue is, in the program that wrote it.
+SAVE_AS_TEXT = {
+    "Word": "In Word: File > Save As, File Format: Plain Text (.txt), Encoding: Unicode (UTF-8); then rename the file to .md.",
+    "RTF": "In TextEdit: Format > Make Plain Text, then File > Save, Plain Text Encoding: Unicode (UTF-8), with a name ending in .md.",
+    "Pages": "In Pages: File > Export To > Plain Text..., then rename the file to .md.",
+    "OpenDocument text": "In LibreOffice Writer: File > Save As, File type: Text (.txt), Character set: Unicode (UTF-8); then rename the file to .md.",
+    "PDF": "A PDF cannot be read back as an issue: save the original document as plain text (UTF-8) instead.",
+}
+
+DOCUMENT_NAMES = {"Word": "a Word document", "RTF": "an RTF document", "Pages": "a Pages document", "OpenDocument text": "an OpenDocument text document", "PDF": "a PDF", "ZIP": "a ZIP archive"}
+
+
+def _refuse_document(path: Path, kind: str | None) -> None:
+    """A document saved in a word processor's own format (or any office file) is named."""
+    if kind is None:
+        return
+    program = "Word" if kind.startswith("Word") else kind
+    what = DOCUMENT_NAMES.get(program, f"a spreadsheet ({kind})")
+    hint = SAVE_AS_TEXT.get(program, "An issue is a plain-text Markdown file (UTF-8): start one with 'newsletter new \"Title\"'.")
+    raise IssueError(f"{path}: this is {what}, not a text file: save it as plain text (UTF-8) with the .md ending", hint=hint)
 
 
 def _split_front_matter(path: Path, text: str) -> tuple[str, str, int]:
