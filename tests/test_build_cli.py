@@ -128,7 +128,10 @@ def test_new_creates_an_issue_with_every_key_that_loads_and_builds(project: Path
     assert issue.status == "draft"
     built = invoke("build", str(path), "--out", "out")
     assert built.exit_code == 0, built.output
-    assert (project / "out" / issue.slug / "email.html").is_file()
+    html = (project / "out" / issue.slug / "email.html").read_text(encoding="utf-8")
+    assert 'class="nl-key-box"' in html  # the scaffold's Key points section becomes the box
+    body = path.read_text(encoding="utf-8")
+    assert "## Key points" in body and "do not add a greeting" in body
 
 
 def test_new_defaults_to_today_and_keeps_non_ascii_titles_readable(project: Path) -> None:

@@ -61,6 +61,8 @@ document.getElementById('email').addEventListener('load', function () {
   out.refLinkLines = Array.from(document.querySelectorAll('li[id^="ref-"] a')).map(function (a) {
     return new Set(Array.from(a.getClientRects()).map(function (r) { return Math.round(r.top); })).size;
   });
+  var box = document.querySelector('.nl-key-box'), title = document.querySelector('h1');
+  out.keyBox = box ? {top: box.getBoundingClientRect().top, width: box.getBoundingClientRect().width, belowTitle: box.getBoundingClientRect().top > title.getBoundingClientRect().bottom} : null;
   var ref = document.querySelector('li[id^="ref-"]');
   out.refFontSize = ref ? getComputedStyle(ref).fontSize : null;
   window.document.body.setAttribute('data-result', JSON.stringify(out));
@@ -122,3 +124,11 @@ def test_a_wide_table_with_long_words_breaks_no_word_and_never_widens_the_page(p
     result = measure(filled(render_issue(load_issue(issue), settings)), settings.name, tmp_path)
     assert result["cells"] == 12 and result["scrollWidth"] <= 375, result
     assert result["broken"] == [], result["broken"]
+
+
+def test_the_december_issue_leads_with_its_key_points_box(project, settings, tmp_path) -> None:
+    issue = Path(__file__).resolve().parents[1] / "issues" / "2026-12-ketamine-assisted-psychotherapy.md"
+    result = measure(filled(render_issue(load_issue(issue), settings)), settings.name, tmp_path)
+    assert result["scrollWidth"] <= 375 and result["broken"] == [], result
+    box = result["keyBox"]
+    assert box and box["belowTitle"] and box["top"] < 600 and 300 <= box["width"] <= 330, box  # first thing after the masthead, inside the column

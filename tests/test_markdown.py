@@ -358,3 +358,53 @@ def test_a_line_break_separates_any_two_inline_elements(first: str, second: str,
     numbers = [re.fullmatch(r"\[(\d+)\]", w) for w in out.text.split()]
     text_words = [w for w, n in zip(out.text.split(), numbers, strict=True) if not (n and int(n.group(1)) > len(out.references))]
     assert len(text_words) == 4 + (first == "image") + (second == "image"), f"text part glued {first} and {second}: {text_words}"
+
+
+# --- Key points -------------------------------------------------------------------------------
+
+
+KEY_POINTS = """
+    *Research summary as of December 2026.*
+
+    ## Key points
+
+    - Esketamine is approved for treatment-resistant depression.[^a]
+    - The PTSD evidence is **mixed**.
+
+    ## The trials
+
+    Text of the first section.
+
+    [^a]: Doe A. A trial. https://doi.org/10.1000/1
+    """
+
+
+def test_a_key_points_section_written_first_becomes_a_box_and_a_plain_block_in_text() -> None:
+    out = render(KEY_POINTS)
+    box = re.search(r'<mj-text css-class="nl-body nl-key"[^>]*><div class="nl-key-box" style="([^"]*)">(.*?)</div></mj-text>', out.mjml, re.S)
+    assert box, out.mjml
+    assert "background-color:#eef3ef;" in box.group(1) and "border-left:4px solid #2f5d50" in box.group(1)
+    inner = box.group(2)
+    assert re.match(r"<h2 [^>]*>Key points</h2><ul ", inner) and "<strong>mixed</strong>" in inner and 'href="#ref-1"' in inner
+    assert "The trials" not in inner and "<h2" in out.mjml.split("nl-key-box", 1)[1].split("</mj-text>", 1)[1]  # the next section is outside
+    assert out.mjml.index("Research summary") < out.mjml.index("nl-key-box")  # in place: after what precedes it
+    text = " ".join(out.text.split())
+    assert "Key points ---------- - Esketamine is approved for treatment-resistant depression.[1] - The PTSD evidence is mixed. The trials" in text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "## Background\n\nText.\n\n## Key points\n\n- Not first, so a plain section.\n",  # not the first heading
+        "### Key points\n\n- An h3 is a plain heading.\n",
+        "## Key points of the trial design\n\nA section that happens to start with the words.\n",
+    ],
+)
+def test_only_a_first_level_two_key_points_heading_makes_the_box(source: str) -> None:
+    assert "nl-key-box" not in render(source).mjml
+
+
+def test_key_points_end_at_a_rule() -> None:
+    out = render("## Key takeaways\n\n- One.\n\n***\n\nAfter the rule.\n")
+    inner = out.mjml.split("nl-key-box", 1)[1].split("</mj-text>", 1)[0]
+    assert "One." in inner and "After the rule." not in inner and "<mj-divider" in out.mjml

@@ -17,6 +17,8 @@ BREAK_BETWEEN_TAGS_RE = re.compile(">\n<")
 # A table wider than a phone scrolls inside this box instead of widening the email: width 0 keeps
 # it out of the layout tables' sizing (MJML's auto-layout tables would grow to fit it), min-width
 # 100% then gives it the column's width.
+KEY_POINTS_RE = re.compile(r"key (points|takeaways):?", re.I)
+KEY_BOX_STYLE = "margin:8px 0 16px;padding:14px 16px 2px;background-color:#eef3ef;"
 TABLE_WRAP_STYLE = "margin:0 0 16px;overflow-x:auto;width:0;min-width:100%;max-width:100%;"
 
 
@@ -69,9 +71,15 @@ class HtmlWriter:
                 out.append('<mj-text css-class="nl-body">' + "".join(text_run) + "</mj-text>")
                 text_run.clear()
 
+        key_points = key_points_span(tokens)
         i = 0
         while i < len(tokens):
             tok = tokens[i]
+            if key_points and i == key_points[0]:
+                flush()
+                out.append(self._key_points_box(tokens[key_points[0] : key_points[1]]))
+                i = key_points[1]
+                continue
             if tok.type == "paragraph_open" and tok.level == 0 and i + 1 < len(tokens):
                 inline = tokens[i + 1]
                 if _is_button(inline):
@@ -155,6 +163,18 @@ class HtmlWriter:
                 out.append(self._inline_image(c))
         return _keep_breaks_between_tags("".join(out))
 
+    def _key_points_box(self, tokens: Sequence) -> str:
+        """The "Key points" section as a tinted box: its heading smaller, its text as written."""
+        t = self.ctx.theme
+        heading = self.inline(tokens[1].children or [], self.ctx.line(tokens[1]))
+        inner = "".join(self._token(tok) for tok in tokens[3:])
+        return (
+            '<mj-text css-class="nl-body nl-key" padding="0 24px 8px">'
+            f'<div class="nl-key-box" style="{KEY_BOX_STYLE}border-left:4px solid {t.accent};">'
+            f'<h2 style="margin:0 0 8px;font-family:{t.heading_font};font-size:18px;line-height:1.3;font-weight:700;color:{t.text};">{heading}</h2>'
+            f"{inner}</div></mj-text>"
+        )
+
     def _citation(self, number: int) -> str:
         """A citation mark that leads to its reference (``<li id="ref-N">`` in the reference list;
         Apple Mail, Outlook and webmail follow it, others show the plain mark)."""
@@ -187,6 +207,21 @@ class HtmlWriter:
             f'font-weight="700" border-radius="6px" inner-padding="12px 24px" padding="8px 24px 20px" '
             f'font-family="{_attr(t.heading_font)}">{label}</mj-button>'
         )
+
+
+def key_points_span(tokens: Sequence) -> tuple[int, int] | None:
+    """Where the optional "Key points" section is: a ``## Key points`` heading that is the body's
+    first heading, up to the next ``##`` (or a rule). A plain section, so it reads the same in the
+    text part, on the archive page and in any Markdown viewer."""
+    first = next((i for i, tok in enumerate(tokens) if tok.type == "heading_open"), None)
+    if first is None or tokens[first].tag != "h2" or not KEY_POINTS_RE.fullmatch(tokens[first + 1].content.strip()):
+        return None
+    end = first + 3
+    while end < len(tokens) and not (
+        (tokens[end].type == "heading_open" and tokens[end].tag in ("h1", "h2")) or (tokens[end].type == "hr" and tokens[end].level == 0)
+    ):
+        end += 1
+    return first, end
 
 
 def _keep_breaks_between_tags(html: str) -> str:

@@ -24,9 +24,13 @@ status: draft
 
 *Research summary as of {month}.*
 
-Write the issue here. Cite studies with footnotes like this.[^example]
+## Key points
+
+- Optional: two to four one-line takeaways, shown in a box at the top. Delete this section to leave it out.
 
 ## A section heading
+
+Write the issue here. The email already opens with "Hi" and the reader's first name, so do not add a greeting. Cite studies with footnotes like this.[^example]
 
 [^example]: Author A, Author B. Title of the study. *Journal*. Year;Volume:Pages. https://doi.org/10.xxxx/xxxxx
 """
