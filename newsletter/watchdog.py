@@ -25,6 +25,7 @@ class Watch:
         self.seconds = seconds
         self.expired = False
         self._conn: Any = None
+        self._sock: Any = None  # held when known: a connection may hand its socket to a response
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="network-deadline", daemon=True)
 
@@ -34,6 +35,12 @@ class Watch:
 
     def attach(self, conn: Any) -> None:
         self._conn = conn
+        self._sock = getattr(conn, "sock", None)
+
+    def hold(self, sock: Any) -> None:
+        """The socket to shut, kept even after the connection lets go of it (http.client gives
+        a response that ends with the connection its socket and forgets it)."""
+        self._sock = sock
 
     def stop(self) -> None:
         self._done.set()
@@ -43,7 +50,7 @@ class Watch:
             return
         self.expired = True
         while not self._done.is_set():
-            sock = getattr(self._conn, "sock", None)
+            sock = getattr(self._conn, "sock", None) or self._sock
             if sock is not None:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)  # the blocked thread's recv returns now

@@ -66,6 +66,9 @@ def test_the_deadline_is_a_setting_from_1_to_3600_seconds(value: float) -> None:
         create_provider("postmark", {"deadline": value}, ENV)
 
 
+BODY = b'{"Message": "' + b"x" * 400 + b'"}'  # 100 s of trickle
+
+
 class _LengthlessTrickle(BaseHTTPRequestHandler):
     """A 200 whose body has no length (it ends when the connection closes), one byte every 0.25 s."""
 
@@ -75,23 +78,26 @@ class _LengthlessTrickle(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self.close_connection = True
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
-        for byte in b'{"Message": "' + b"x" * 2000 + b'"}':
+        for byte in BODY:
             if self.server.release.wait(TRICKLE):
                 return
             try:
                 self.wfile.write(bytes([byte]))
             except OSError:
                 return
+            self.server.sent += 1
 
 
 def test_a_body_without_a_length_cut_at_the_deadline_is_an_error_not_a_short_answer() -> None:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _LengthlessTrickle)
     httpd.release = threading.Event()
+    httpd.sent = 0
     thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.05), daemon=True)
     thread.start()
     try:
         with closing(DeadlineSession(1)) as session, pytest.raises(DeadlineExceeded):
             session.get(f"http://127.0.0.1:{httpd.server_address[1]}/", timeout=5)
+        assert httpd.sent < len(BODY)  # cut off, not read to its end and refused afterwards
     finally:
         httpd.release.set()
         httpd.shutdown()

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..watchdog import Watch
@@ -29,7 +30,27 @@ class DeadlineExceeded(requests.RequestException):
         self.seconds = seconds
 
 
+def _hold_socket(conn: Any) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.hold(conn.sock)
+
+
+class _WatchedConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _hold_socket(self)  # a body read to the connection's close outlives conn.sock
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _hold_socket(self)
+
+
 class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_current, "watch", None)
         if watch is not None:
@@ -38,6 +59,7 @@ class _WatchedPool(HTTPConnectionPool):
 
 
 class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
     _make_request = _WatchedPool._make_request
 
 
