@@ -75,7 +75,7 @@ def test_a_send_through_a_trickling_relay_stops_with_the_message_unknown_and_the
 
 
 def test_a_slow_but_complete_exchange_within_the_deadline_is_an_answer() -> None:
-    with TrickleSmtp("end", interval=0.001) as server, closing(_smtp(server, deadline=3600)) as provider:
+    with TrickleSmtp("end", interval=0.0001) as server, closing(_smtp(server, deadline=3600)) as provider:
         assert [r.status for r in provider.send(make_batch(2))] == ["accepted", "accepted"]
 
 

@@ -94,15 +94,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _WatchedHTTP(urllib.request.HTTPHandler):
-    """Every connection this opener makes is watched by the URL's deadline."""
+class _Watching:
+    """A handler whose every connection is watched by the URL's deadline."""
 
     def __init__(self, watch: Watch) -> None:
         super().__init__()
         self.watch = watch
-
-    def http_open(self, req):
-        return self.do_open(self.watched(http.client.HTTPConnection), req)
 
     def watched(self, connection_class):
         def connect(host, **kwargs):
@@ -113,13 +110,14 @@ class _WatchedHTTP(urllib.request.HTTPHandler):
         return connect
 
 
-class _WatchedHTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, watch: Watch) -> None:
-        super().__init__()
-        self.watch = watch
+class _WatchedHTTP(_Watching, urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(self.watched(http.client.HTTPConnection), req)
 
+
+class _WatchedHTTPS(_Watching, urllib.request.HTTPSHandler):
     def https_open(self, req):
-        return self.do_open(_WatchedHTTP.watched(self, http.client.HTTPSConnection), req, context=self._context)  # type: ignore[arg-type]
+        return self.do_open(self.watched(http.client.HTTPSConnection), req, context=self._context)
 
 
 def _probe(target: Target, timeout: float, deadline: float = DEADLINE) -> str | None:
