@@ -38,8 +38,8 @@ class Watch:
         self._sock = getattr(conn, "sock", None)
 
     def hold(self, sock: Any) -> None:
-        """The socket to shut, kept even after the connection lets go of it (http.client gives
-        a response that ends with the connection its socket and forgets it)."""
+        """The socket to shut first, kept even after the connection lets go of it (http.client
+        gives a response that ends with the connection its socket and forgets it)."""
         self._sock = sock
 
     def stop(self) -> None:
@@ -50,11 +50,12 @@ class Watch:
             return
         self.expired = True
         while not self._done.is_set():
-            sock = getattr(self._conn, "sock", None) or self._sock
-            if sock is not None:
+            for sock in (self._sock, getattr(self._conn, "sock", None)):
+                if sock is None:
+                    continue
                 try:
                     sock.shutdown(socket.SHUT_RDWR)  # the blocked thread's recv returns now
-                except OSError:
-                    pass
-                return
+                    return
+                except OSError:  # closed, or its descriptor moved to a TLS socket: try the other
+                    continue
             self._done.wait(self.POLL)

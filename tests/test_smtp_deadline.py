@@ -40,6 +40,14 @@ def test_a_trickled_greeting_ends_at_the_deadline_with_nothing_sent() -> None:
     assert caught.value.partial_results == () and server.received == []
 
 
+def test_a_trickled_tls_handshake_ends_at_the_deadline_with_nothing_sent() -> None:
+    with TrickleSmtp("tls") as server, closing(_smtp(server, security="ssl", timeout=30)) as provider:
+        with pytest.raises(ProviderRequestError) as caught:
+            provider.send(make_batch(2))
+    assert "1 s deadline ([providers.smtp] deadline) while connecting" in caught.value.message, caught.value.message
+    assert server.received == []
+
+
 def test_a_trickled_reply_before_the_content_ends_at_the_deadline_and_keeps_the_messages_before_it() -> None:
     with TrickleSmtp("mail", from_nth=2) as server, closing(_smtp(server)) as provider:
         batch = make_batch(3)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 from contextlib import contextmanager
 from datetime import datetime
@@ -61,6 +62,41 @@ IN_DOUBT_HINT = (
 
 class _Disconnected(Exception):
     """The server hung up before DATA: nothing of this message was accepted."""
+
+
+class _Held:
+    """For smtplib.SMTP and SMTP_SSL: the TCP connection goes to the deadline's watch as soon as
+    it exists, as a duplicate descriptor, since a TLS handshake (ssl, or STARTTLS) moves the socket
+    into a new object mid-way; shutting the duplicate still ends the connection, so a handshake
+    trickled a byte at a time is cut off too."""
+
+    watch: Watch | None = None
+    _held: socket.socket | None = None
+
+    def _hold(self, plain: socket.socket) -> None:
+        if self.watch is not None:
+            self._held = plain.dup()
+            self.watch.hold(self._held)
+
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+
+class _SMTP(_Held, smtplib.SMTP):
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        plain = super()._get_socket(host, port, timeout)
+        self._hold(plain)
+        return plain
+
+
+class _SMTP_SSL(_Held, smtplib.SMTP_SSL):
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        plain = smtplib.SMTP._get_socket(self, host, port, timeout)
+        self._hold(plain)
+        return self.context.wrap_socket(plain, server_hostname=self._host)
 
 
 class SmtpProvider:
@@ -204,12 +240,13 @@ class SmtpProvider:
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":  # made without a host: connected below, under the deadline
-            conn = smtplib.SMTP_SSL(local_hostname=self.local_hostname, timeout=self.timeout, context=self._tls_context())
+            conn = _SMTP_SSL(local_hostname=self.local_hostname, timeout=self.timeout, context=self._tls_context())
         else:
-            conn = smtplib.SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+            conn = _SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
         conn._host = self.host  # what the constructor would set: the TLS name checked (ssl and STARTTLS)
         try:
             with self._deadline(conn, "while connecting"):
+                conn.watch = self._watch
                 self._open(conn)
                 self._secure_and_login(conn)
             return conn

@@ -2,6 +2,7 @@
 one byte every ``interval`` seconds: no single read ever waits long, so only a total deadline
 ends the exchange.
 
+    with TrickleSmtp("tls") as server: ...          # a TLS handshake record (for security = "ssl")
     with TrickleSmtp("greeting") as server: ...     # the 220 banner
     with TrickleSmtp("mail") as server: ...         # the reply to MAIL FROM (nothing sent yet)
     with TrickleSmtp("end", from_nth=3) as server:  # the final reply after the 3rd message's content
@@ -15,7 +16,8 @@ from __future__ import annotations
 import socket
 import threading
 
-STAGES = ("greeting", "mail", "end")
+STAGES = ("tls", "greeting", "mail", "end")
+TLS_RECORD = b"\x16\x03\x03\x40\x00"  # a handshake record of 16 KB, whose bytes then trickle
 SLOW_TEXT = "250 " + "queued " * 300
 
 
@@ -84,9 +86,17 @@ class TrickleSmtp:
             conn.sendall(bytes([byte]))
             self._stop.wait(self.interval)
 
+    def _trickle_tls(self, conn: socket.socket) -> None:
+        with conn:
+            conn.sendall(TLS_RECORD)
+            while not self._stop.wait(self.interval):
+                conn.sendall(b"\x00")
+
     def _session(self, conn: socket.socket) -> None:
         rcpts: list[str] = []
         try:
+            if self.stage == "tls":
+                return self._trickle_tls(conn)
             with conn, conn.makefile("rb") as lines:
                 self._reply(conn, "220 trickle.test ESMTP", "greeting")
                 for line in lines:
