@@ -154,6 +154,14 @@ TABLES: dict[str, tuple[Option, ...]] = {
         Option("online_skip", "strings", None, "URL prefixes --online never fetches"),
         Option("doi_resolver", "url", None, "where --online resolves DOIs (https://doi.org/)"),
         Option("spamassassin", "boolean", None, "false: never run SpamAssassin (true)"),
+        # readability (checks/readability.py) and Crossref citations (checks/online.py)
+        Option("reading_grade_target", "number", None, "a warning above this Flesch-Kincaid grade (10)", min=1, max=20),
+        Option("sentence_max_words", "integer", None, "a warning for longer sentences (30)", min=5),
+        Option("glossary", "strings", None, "replaces the default glossary of jargon terms"),
+        Option("extra_glossary", "strings", None, "added to the glossary"),
+        Option("glossary_remove", "strings", None, "taken out of the glossary"),
+        Option("crossref_api", "url", None, "where --online looks DOIs up (https://api.crossref.org/works/)"),
+        Option("crossref_mailto", "email", None, "your address in the User-Agent of Crossref requests (their polite pool)"),
     ),
     "signup": (
         Option("consent_text", "string", Signup.consent_text, "shown beside the sign-up button, kept in the consent record"),

@@ -27,6 +27,7 @@ from .context import CheckOptions, load_options, make_context, parts_of
 from .footnotes import scan_footnotes
 from .links import check_links
 from .message import check_message, check_spam, spamassassin_available
+from .readability import Readability, readability_findings, score
 
 __all__ = ["CheckRun", "check_issue", "run_checks", "spamassassin_available", "spamassassin_wanted", "contrast_ratio", "CheckOptions"]
 LOCATED_RE = re.compile(r"^(?P<where>\S.*?(?::\d+)?): (?P<what>.+)$", re.S)
@@ -77,6 +78,7 @@ class CheckRun:
     compiled: CompiledIssue | None = None
     message: OutgoingMessage | None = None
     error: NewsletterError | None = None  # the build error (also one of the findings)
+    readability: Readability | None = None  # the prose scored (readability.py), for the preview
 
     @property
     def failed(self) -> bool:
@@ -94,7 +96,15 @@ def run_checks(issue_path: Path, settings: Settings, *, online: bool = False, sp
     except (IssueError, TemplateError) as err:
         return CheckRun(findings=(error_finding(err),), error=err)
     findings = check_issue(compiled, settings, online=online, spamassassin=spamassassin)
-    return CheckRun(findings=tuple(_ordered([*footnote_findings, *findings])), compiled=compiled, message=message)
+    report, readability = _readability(compiled, settings)
+    return CheckRun(findings=tuple(_ordered([*footnote_findings, *findings, *readability])), compiled=compiled, message=message, readability=report)
+
+
+def _readability(compiled: CompiledIssue, settings: Settings) -> tuple[Readability, list[Finding]]:
+    """Readability warnings are for the writer (check, preview); send does not score the prose."""
+    options = load_options(settings)
+    report = score(compiled.issue, options.reading_grade_target, options.sentence_max_words, options.glossary)
+    return report, _without_ignored(readability_findings(report, str(compiled.issue.path)), options)
 
 
 def error_finding(err: NewsletterError) -> Finding:

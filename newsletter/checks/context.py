@@ -12,9 +12,13 @@ from typing import Any, Iterator, Literal
 
 from ..config import Settings
 from ..models import CompiledIssue, Finding, Issue
+from .glossary import DEFAULT_GLOSSARY
 from .htmlscan import HtmlScan, collapse, scan_html
 
 DEFAULT_DOI_RESOLVER = "https://doi.org/"
+DEFAULT_CROSSREF_API = "https://api.crossref.org/works/"
+
+
 @dataclass(frozen=True)
 class CheckOptions:
     extra_claim_phrases: tuple[str, ...] = ()
@@ -24,13 +28,26 @@ class CheckOptions:
     online_skip: tuple[str, ...] = ()
     doi_resolver: str = DEFAULT_DOI_RESOLVER
     spamassassin: bool = True
+    reading_grade_target: float = 10.0
+    sentence_max_words: int = 30
+    glossary: tuple[str, ...] = DEFAULT_GLOSSARY
+    crossref_api: str = DEFAULT_CROSSREF_API
+    crossref_mailto: str | None = None
 
 
 def load_options(settings: Settings) -> CheckOptions:
     """The ``[checks]`` options: checked and typed when the config loaded (config.TABLES)."""
     values: dict[str, Any] = dict(settings.checks)
     phrases = values.pop("extra_claim_phrases", ())
-    return CheckOptions(extra_claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases if p.strip())), **values)
+    glossary = _glossary(values.pop("glossary", DEFAULT_GLOSSARY), values.pop("extra_glossary", ()), values.pop("glossary_remove", ()))
+    return CheckOptions(
+        extra_claim_phrases=tuple(dict.fromkeys(p.strip() for p in phrases if p.strip())), glossary=glossary, **values
+    )
+
+
+def _glossary(terms: tuple[str, ...], extra: tuple[str, ...], remove: tuple[str, ...]) -> tuple[str, ...]:
+    removed = {t.strip().casefold() for t in remove}
+    return tuple(t for t in dict.fromkeys(t.strip() for t in (*terms, *extra)) if t.casefold() not in removed)
 
 
 class Source:
