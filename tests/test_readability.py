@@ -190,9 +190,13 @@ def test_an_explanation_at_first_use_keeps_the_term_quiet(project, settings, sen
     assert jargon(run) == []
 
 
-def test_a_lead_in_explained_by_its_paragraph_is_quiet(project, settings):
+def test_a_bold_lead_in_explained_by_its_paragraph_is_quiet_but_a_short_first_sentence_is_not(project, settings):
     body = "- **Functional unblinding.** Participants could tell which pill they had, and that may change what they report.\n"
     assert jargon(run_checks(issue(project, body), settings)) == []
+    body = "- **Blinding** was functional unblinding. Participants could tell which pill they had.\n"
+    assert [t for _, t in jargon(run_checks(issue(project, body), settings))] == ["functional unblinding"]
+    body = "The trial was placebo-controlled. Everyone also got the same therapy.\n"
+    assert [t for _, t in jargon(run_checks(issue(project, body), settings))] == ["placebo-controlled"]
 
 
 def test_explained_only_later_says_where(project, settings):
@@ -227,3 +231,45 @@ def test_a_bad_setting_is_reported_when_the_config_loads(project):
     with pytest.raises(ConfigError) as err:
         set_checks(project, 'reading_grade_target = "easy"\nsentence_max_words = 2')
     assert "reading_grade_target" in err.value.message and "sentence_max_words" in err.value.message
+
+
+# --- the preview ---------------------------------------------------------------------------------
+
+
+def test_the_preview_shows_the_grade_and_marks_long_sentences_and_jargon_in_the_text(project):
+    import http.client
+    import json
+
+    from newsletter.preview.server import open_preview
+
+    long = "Word " + " ".join(["word"] * 33) + " end."
+    path = issue(project, f"{PLAIN}\n\nThe trial was placebo-controlled & small. {long}\n")
+    server = open_preview(path, project / "newsletter.toml", port=0, watch_files=False)
+    try:
+
+        def get(route: str) -> str:
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+            conn.request("GET", route)
+            body = conn.getresponse().read().decode("utf-8")
+            conn.close()
+            return body
+
+        page = get("/")
+        section = page[page.index('<section id="readability">') :]
+        section = section[: section.index("</section>")]
+        grade = server.preview.state.readability.grade
+        assert f"Reading level: grade {grade:.1f} (Flesch-Kincaid), target 10 or below" in section
+        line = FRONT.count("\n") + 4
+        assert f'<p><span class="line">{line}</span>The trial was <mark class="jargon" title="line {line}: &#x27;placebo-controlled&#x27; is not explained at first use">placebo-controlled</mark> &amp; small.' in section
+        assert f'<mark class="long" title="line {line}: 35 words">{long}</mark>' in section
+        assert "readability.jargon" in page  # and in the findings table
+        state = json.loads(get("/state.json"))["readability"]
+        assert state["long_sentences"] == [{"line": line, "words": 35}]
+        assert state["jargon"] == [{"term": "placebo-controlled", "line": line}]
+
+        path.write_text(path.read_text(encoding="utf-8").replace("placebo-controlled &", "placebo-controlled (some got a dummy pill) and"), encoding="utf-8")
+        server.preview.rebuild()
+        page = get("/")
+        assert '<mark class="jargon" title' not in page and "1 sentence(s) over 30 words, 0 term(s) not explained" in page
+    finally:
+        server.close()

@@ -14,8 +14,8 @@ A glossary term is *explained at first use* when, in the sentence of its first u
 followed by a parenthesis, a dash or a colon, by ", meaning", ", that is", ", i.e.", ", or",
 ", a/an ..." (an apposition), or by "means", "refers to", "stands for", "is short for"; or when
 it is itself the parenthesis after its expansion ("Clinician-Administered PTSD Scale (CAPS-5)"),
-or it stands in the short lead-in sentence that opens a paragraph ("**Functional unblinding.**
-Participants could tell..."), which the rest of the paragraph explains.
+or it stands in a bold or italic lead-in that opens a paragraph and ends its first sentence
+("**Functional unblinding.** Participants could tell..."), which the rest explains.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from ..models import Finding, Issue
 from .context import finding
 
 MIN_WORDS_FOR_GRADE = 100  # below this a grade formula says little
-LEAD_IN_WORDS = 6  # "**Functional unblinding.** MDMA's effects...": the paragraph explains its lead-in
 # Skipped blocks: from the opening token type to its closing one.
 SKIPPED_BLOCKS = {"heading_open": "heading_close", "table_open": "table_close", "footnote_block_open": "footnote_block_close"}
 ABBREVIATIONS = ("e.g", "i.e", "vs", "etc", "et al", "approx", "Dr", "Mr", "Mrs", "Ms", "Prof", "St", "Fig", "No", "cf", "ca")
@@ -53,6 +52,7 @@ class Sentence:
 class Paragraph:
     line: int
     sentences: tuple[Sentence, ...]
+    lead_in: int = 0  # characters of a bold or italic lead-in that opens it ("**Washout.** ...")
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,11 @@ def prose(issue: Issue) -> Iterator[Paragraph]:
         if tok.type in SKIPPED_BLOCKS:
             closing = SKIPPED_BLOCKS[tok.type]
         elif tok.type == "inline" and tok.map:
-            text, lines = _plain(tok.children or [], issue.body_line + tok.map[0])
+            children = tok.children or []
+            text, lines = _plain(children, issue.body_line + tok.map[0])
             sentences = tuple(_sentences(text, lines))
             if sentences:
-                yield Paragraph(line=sentences[0].line, sentences=sentences)
+                yield Paragraph(line=sentences[0].line, sentences=sentences, lead_in=_lead_in(children, text))
 
 
 def _plain(children: Sequence, first_line: int) -> tuple[str, list[int]]:
@@ -177,6 +178,17 @@ def _plain(children: Sequence, first_line: int) -> tuple[str, list[int]]:
         elif child.type in ("text", "code_inline"):
             add(URL_RE.sub("", child.content) if link_depth or "://" in child.content else child.content)
     return "".join(chars), lines
+
+
+def _lead_in(children: Sequence, text: str) -> int:
+    """The length of the bold or italic span opening a paragraph, 0 when it does not open so."""
+    children = [c for c in children if not (c.type == "text" and not c.content)]  # markdown-it opens with an empty text
+    if not children or children[0].type not in ("strong_open", "em_open"):
+        return 0
+    close = children[0].type.replace("_open", "_close")
+    end = next((i for i, c in enumerate(children) if c.type == close), 1)
+    inside = "".join(c.content for c in children[1:end] if c.type in ("text", "code_inline"))
+    return len(text) - len(text.lstrip()) + len(inside)
 
 
 def _sentences(text: str, lines: list[int]) -> Iterator[Sentence]:
@@ -233,8 +245,8 @@ def explained(paragraph: Paragraph, index: int, m: re.Match[str]) -> bool:
     """Whether the term matched by ``m`` in the paragraph's sentence ``index`` is explained
     (module docstring), or is the lead-in the rest of its paragraph explains."""
     sentence = paragraph.sentences[index]
-    if index == 0 and sentence.words <= LEAD_IN_WORDS and len(paragraph.sentences) > 1:
-        return True
+    if index == 0 and paragraph.lead_in >= len(sentence.text) - 1 and len(paragraph.sentences) > 1:
+        return True  # the lead-in is the whole first sentence (its full stop may stand outside)
     before, after = sentence.text[: m.start()], sentence.text[m.end() :]
     if _EXPLAINED_AFTER_RE.match(after):
         return True

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import TYPE_CHECKING
 
 from ..models import Finding
+
+if TYPE_CHECKING:
+    from ..checks.readability import Paragraph, Readability
 
 DARK_MEDIA_RE = re.compile(r"@media[^{]*prefers-color-scheme\s*:\s*dark[^{]*\{", re.I)
 DARK_STYLE = "<style>:root{color-scheme:dark}</style>"
@@ -77,8 +81,10 @@ def render_page(
     text: str | None,
     findings: tuple[Finding, ...],
     error: tuple[str, str | None] | None,
+    readability: Readability | None = None,
 ) -> str:
-    """The preview page: inbox line, four frames, the text part, findings, or the build error."""
+    """The preview page: inbox line, four frames, findings, readability, the text part, or the
+    build error."""
     parts = [
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {escape(inbox[1] if inbox else "build error")}</title>',
         '<link rel="stylesheet" href="/preview.css"></head>',
@@ -89,7 +95,7 @@ def render_page(
         _error(error, stale=inbox is not None),
     ]
     if inbox is not None:
-        parts += [_frames(), _findings(findings), f'<section><h2>Plain-text part</h2><pre class="text">{escape(text or "")}</pre></section>']
+        parts += [_frames(), _findings(findings), _readability(readability), f'<section><h2>Plain-text part</h2><pre class="text">{escape(text or "")}</pre></section>']
     parts.append('<script src="/preview.js"></script></body></html>')
     return "\n".join(parts)
 
@@ -137,6 +143,50 @@ def _findings(findings: tuple[Finding, ...]) -> str:
     return f'<section id="findings">{head}<table><thead><tr><th>Severity</th><th>Location</th><th>Check</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>{note}</section>'
 
 
+def _readability(report: Readability | None) -> str:
+    """The prose as the readability check read it, sentence by sentence, with its line numbers:
+    long sentences and unexplained jargon marked where they are, the grade above."""
+    if report is None:
+        return ""
+    grade = "too little prose to score" if report.grade is None else f"grade {report.grade:.1f} (Flesch-Kincaid)"
+    over = report.grade is not None and report.grade > report.target
+    summary = (
+        f'<p class="{"over" if over else "meta"}" id="reading-grade" data-grade="{"" if report.grade is None else report.grade}">'
+        f"Reading level: {grade}, target {report.target:g} or below; {report.words} words of prose, "
+        f"{len(report.long_sentences)} sentence(s) over {report.max_words} words, {len(report.jargon)} term(s) not explained at first use.</p>"
+    )
+    legend = '<p class="meta"><mark class="long">long sentence</mark> <mark class="jargon">jargon not explained at first use</mark> (hover for details). Headings, tables, code and references are not scored.</p>'
+    body = "".join(_paragraph(p, report) for p in report.paragraphs)
+    return f'<section id="readability"><h2>Readability</h2>{summary}{legend}<div class="prose">{body}</div></section>'
+
+
+def _paragraph(paragraph: Paragraph, report: Readability) -> str:
+    pieces = []
+    for s in paragraph.sentences:
+        terms = [use.term for use in report.jargon if (use.line, use.sentence) == (s.line, s.text)]
+        text = _marked_terms(s.text, terms, s.line)
+        if s.words > report.max_words:
+            text = f'<mark class="long" title="line {s.line}: {s.words} words">{text}</mark>'
+        pieces.append(text)
+    return f'<p><span class="line">{paragraph.line}</span>{" ".join(pieces)}</p>'
+
+
+def _marked_terms(sentence: str, terms: list[str], line: int) -> str:
+    """The sentence escaped, each term's first match in it marked."""
+    from ..checks.readability import term_pattern
+
+    spans = sorted((m.start(), m.end(), term) for term in terms if (m := term_pattern(term).search(sentence)))
+    out, pos = [], 0
+    for start, end, term in spans:
+        if start < pos:  # overlapping terms: the first one is marked
+            continue
+        note = escape(f"line {line}: '{term}' is not explained at first use")
+        out += [escape(sentence[pos:start]), f'<mark class="jargon" title="{note}">{escape(sentence[start:end])}</mark>']
+        pos = end
+    out.append(escape(sentence[pos:]))
+    return "".join(out)
+
+
 CSS = """
 body { margin: 0; padding: 16px 24px; font: 15px/1.5 system-ui, sans-serif; background: #e9e6df; color: #1f2933; }
 header { margin-bottom: 16px; }
@@ -158,6 +208,12 @@ table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #cfc9bc; padding: 4px 8px; text-align: left; vertical-align: top; }
 tr.error td:first-child { color: #b02a20; font-weight: 700; }
 tr.warning td:first-child { color: #8a5a00; font-weight: 700; }
+#readability .prose { background: #fff; border: 1px solid #cfc9bc; padding: 8px 16px 8px 56px; max-width: 80ch; }
+#readability .prose p { position: relative; margin: 8px 0; }
+#readability .line { position: absolute; left: -44px; width: 36px; text-align: right; color: #6b7580; font-size: 12px; }
+#readability .over { color: #8a5a00; font-weight: 700; }
+mark.long { background: #fde9c4; }
+mark.jargon { background: none; border-bottom: 2px solid #b02a20; font-weight: 600; }
 """
 
 JS = """

@@ -18,12 +18,15 @@ from datetime import datetime
 from email.utils import parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..config import load_settings
 from ..errors import NewsletterError
 from ..models import Finding
 from .page import CSS, JS, force_dark, framed, inverted, render_page
+
+if TYPE_CHECKING:
+    from ..checks.readability import Readability
 
 HOST = "127.0.0.1"
 KEEPALIVE_SECONDS = 15
@@ -49,6 +52,7 @@ class PreviewState:
     email: Email | None  # the last version that built
     findings: tuple[Finding, ...]
     error: tuple[str, str | None] | None  # (message with location, hint) of the latest build
+    readability: Readability | None = None  # the prose scored, of the last version that built
 
 
 class Preview:
@@ -65,20 +69,21 @@ class Preview:
 
     def rebuild(self) -> PreviewState:
         with self._build_lock:
-            email, findings, error = self._build()
+            email, findings, error, readability = self._build()
             state = PreviewState(
                 version=self.state.version + 1,
                 built_at=datetime.now().strftime("%H:%M:%S"),
                 email=email or self.state.email,
                 findings=findings,
                 error=error,
+                readability=readability if email else self.state.readability,
             )
             with self._changed:
                 self.state = state
                 self._changed.notify_all()
             return state
 
-    def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[str, str | None] | None]:
+    def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[str, str | None] | None, Readability | None]:
         from ..checks import run_checks
 
         try:
@@ -86,15 +91,15 @@ class Preview:
             self.templates_dir = settings.templates_dir
             run = run_checks(self.issue_path, settings, spamassassin=False)  # SpamAssassin: seconds
         except NewsletterError as err:
-            return None, (), (err.message, err.hint)
+            return None, (), (err.message, err.hint), None
         except Exception as err:  # a bug must not stop the preview; show it where the author looks
             where = traceback.extract_tb(err.__traceback__)[-1]
-            return None, (), (f"internal error: {type(err).__name__}: {err} ({where.filename}:{where.lineno})", "Please report this with the issue file.")
+            return None, (), (f"internal error: {type(err).__name__}: {err} ({where.filename}:{where.lineno})", "Please report this with the issue file."), None
         if run.message is None or run.compiled is None:
-            return None, run.findings, (run.error.message, run.error.hint) if run.error else ("build failed", None)
+            return None, run.findings, (run.error.message, run.error.hint) if run.error else ("build failed", None), None
         m = run.message
         email = Email(parseaddr(m.from_)[0] or m.from_, m.subject, run.compiled.issue.preheader, m.html, m.text)
-        return email, run.findings, None
+        return email, run.findings, None, run.readability
 
     def wait_for_change(self, version: int, timeout: float) -> int | None:
         """The new version once it differs from ``version``; None on timeout or when closing."""
@@ -137,6 +142,19 @@ def watch(preview: Preview, stop: threading.Event, watching: threading.Event) ->
             preview.rebuild()
 
 
+def _summary(report: Readability | None) -> dict | None:
+    """The readability figures of /state.json (the page shows the sentences)."""
+    if report is None:
+        return None
+    return {
+        "grade": report.grade,
+        "target": report.target,
+        "words": report.words,
+        "long_sentences": [{"line": s.line, "words": s.words} for s in report.long_sentences],
+        "jargon": [{"term": use.term, "line": use.line} for use in report.jargon],
+    }
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: "PreviewServer"
 
@@ -151,14 +169,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events()
         if path == "/":
             inbox = (email.sender, email.subject, email.preheader) if email else None
-            page = render_page(version=state.version, built_at=state.built_at, inbox=inbox, text=email.text if email else None, findings=state.findings, error=state.error)
+            page = render_page(version=state.version, built_at=state.built_at, inbox=inbox, text=email.text if email else None, findings=state.findings, error=state.error, readability=state.readability)
             return self._send(200, "text/html", page)
         if path == "/preview.css":
             return self._send(200, "text/css", CSS)
         if path == "/preview.js":
             return self._send(200, "text/javascript", JS)
         if path == "/state.json":
-            body = {"version": state.version, "ok": state.error is None, "error": state.error, "findings": [asdict(f) for f in state.findings]}
+            body = {"version": state.version, "ok": state.error is None, "error": state.error, "findings": [asdict(f) for f in state.findings], "readability": _summary(state.readability)}
             return self._send(200, "application/json", json.dumps(body))
         variants = {"/email.html": framed, "/email-dark.html": force_dark, "/email-inverted.html": inverted}
         if path in variants and email is not None:
