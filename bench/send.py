@@ -63,8 +63,8 @@ def fill_subscribers(db: Path, n: int) -> None:
 
 def start_fake(latency_ms: float) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.postmark", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--token", TOKEN],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "fakes.postmark", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--token", TOKEN],
+        cwd=REPO / "tests", stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()
     return proc, int(line.split()[1])

@@ -241,8 +241,8 @@ def test_suppressions_since(provider: Any, fake: FakePostmark) -> None:
 # -- the standalone process ----------------------------------------------------------------------
 def test_standalone_fake_process_reports_its_port_and_counts(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.postmark", "--port", "0", "--token", TOKEN, "--light", "--latency-ms", "1"],
-        cwd=REPO,
+        [sys.executable, "-m", "fakes.postmark", "--port", "0", "--token", TOKEN, "--light", "--latency-ms", "1"],
+        cwd=REPO / "tests",  # not tests.fakes: textstat's wheel installs a top-level package named tests
         stdout=subprocess.PIPE,
         text=True,
     )

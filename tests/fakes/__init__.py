@@ -2,6 +2,7 @@
 
 ``server.py`` is the reusable machinery (routes, request recording, scripted and random faults);
 one module per provider builds on it (``postmark.py``). pytest puts ``tests/`` on sys.path, so
-tests import ``fakes.postmark``; another process runs ``python -m tests.fakes.postmark`` from the
-repository root. Modules here use relative imports only, so both spellings work.
+tests import ``fakes.postmark``; another process runs ``python -m fakes.postmark`` from ``tests/``
+(not ``tests.fakes.postmark`` from the root: textstat's wheel installs a top-level package named
+``tests`` that would shadow ours). Modules here use relative imports only.
 """

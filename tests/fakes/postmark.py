@@ -9,7 +9,7 @@ In tests::
 
 Standalone (benchmarks, end-to-end tests in another process), from the repository root::
 
-    python -m tests.fakes.postmark --port 0 --latency-ms 50 [--fault-rate-429 0.05 ...] [--light]
+    cd tests && python -m fakes.postmark --port 0 --latency-ms 50 [--fault-rate-429 0.05 ...] [--light]
         [--clock-offset-s 300] [--ambiguous-fold 1]
 
 prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. Admin endpoints
@@ -384,7 +384,7 @@ def outbound_summary(m: dict[str, Any]) -> dict[str, Any]:
 
 # -- standalone process ------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.postmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m fakes.postmark", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="test-server-token")
     parser.add_argument("--latency-ms", type=float, default=0.0)
