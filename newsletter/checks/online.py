@@ -1,4 +1,6 @@
 """``check --online``: fetch every link and image, resolve every DOI; broken ones are warnings.
+Each DOI of a reference is also looked up in Crossref and compared with the reference's text
+(citations.py).
 
 HEAD first, GET when HEAD fails (many servers answer HEAD with 403/405). DOIs are resolved at
 the resolver without following the redirect: a 3xx means the DOI exists, and publishers that
@@ -25,6 +27,7 @@ from urllib.parse import quote, urlsplit
 from ..files import atomic_write
 from ..models import Finding
 from ..watchdog import Watch
+from .citations import check_citations
 from .content import DOI_RE, DOI_TEXT_RE, DOI_URL_RE
 from .context import Context, finding
 
@@ -50,6 +53,7 @@ def check_online(ctx: Context, *, timeout: float = TIMEOUT, now: Callable[[], fl
     cache = _load_cache(cache_path, now())
     todo = [t for t in targets if t.url not in cache]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        citations = pool.submit(check_citations, ctx, timeout)  # its own few workers (citations.py)
         results = list(pool.map(lambda t: (t, _probe(t, timeout)), todo))
     out = []
     for target, problem in results:
@@ -60,7 +64,7 @@ def check_online(ctx: Context, *, timeout: float = TIMEOUT, now: Callable[[], fl
         else:
             out.append(finding("online.broken-link", "warning", target.location, f"{target.shown} is broken ({problem})"))
     _save_cache(cache_path, cache)
-    return out
+    return out + citations.result()
 
 
 def collect_targets(ctx: Context) -> list[Target]:
