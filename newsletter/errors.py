@@ -57,6 +57,10 @@ class SendError(NewsletterError):
     """A send cannot start or must stop (lock held, already sent, checks failed...)."""
 
 
+class ApprovalError(NewsletterError):
+    """``newsletter approve`` cannot record a sign-off (placeholder reviewer, unknown finding id)."""
+
+
 class ProviderError(NewsletterError):
     """A batch-level failure talking to a mail provider.
 

@@ -101,3 +101,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when pytest runs with --update-golden (golden tests then write instead of compare)."""
     return bool(request.config.getoption("--update-golden"))
+
+
+# --- approvals (a real send requires one) -------------------------------------------------------
+
+SAMPLE_ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
+REVIEWER = "Dr. A. Rivera, MD"
+
+
+def approve(settings, issue: str | Path = SAMPLE_ISSUE, reviewer: str = REVIEWER):
+    """Record ``newsletter approve`` for the issue as it is now, in the settings' database."""
+    from newsletter.send.approval import approve_issue
+    from newsletter.store.db import open_db
+
+    conn = open_db(settings.database)
+    try:
+        return approve_issue(Path(issue), reviewer, (), settings, conn)[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def approved_sample(settings):
+    """The sample issue approved as the project holds it (for tests of real sends)."""
+    return approve(settings)

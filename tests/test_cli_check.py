@@ -63,7 +63,7 @@ def test_sample_issue_text_output_exits_0(project, no_spamassassin):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (
-        f"warning  {SAMPLE}:8  front-matter.reviewed-by  reviewed_by is 'Clinical review pending': put the reviewer's name once the review is done"
+        f"warning  {SAMPLE}:8  front-matter.reviewed-by  reviewed_by is 'Clinical review pending': a placeholder, left out of the email; its 'Reviewed by' line comes from 'newsletter approve'"
     )
     assert lines[1].startswith("Note: SpamAssassin is not installed")
     assert lines[2] == "0 errors, 1 warning: may be sent; review the warnings."
@@ -80,7 +80,7 @@ def test_json_output_is_a_list_of_objects(project):
             "id": "front-matter.reviewed-by",
             "severity": "warning",
             "location": f"{SAMPLE}:8",
-            "message": "reviewed_by is 'Clinical review pending': put the reviewer's name once the review is done",
+            "message": "reviewed_by is 'Clinical review pending': a placeholder, left out of the email; its 'Reviewed by' line comes from 'newsletter approve'",
             "key": None,
         }
     ]

@@ -13,6 +13,7 @@ from newsletter.cli import app
 from newsletter.store import subscribers
 from newsletter.store.db import open_db
 
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 TOKEN = "cli-token-value-42"
 

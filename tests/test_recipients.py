@@ -26,6 +26,7 @@ from newsletter.send.plan import SendRequest, execute_send, plan_send
 from newsletter.store import ledger, subscribers
 from newsletter.store.db import open_db
 
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 SLUG = "2026-11-mdma-assisted-therapy"
 TOKEN = "pm-recipients-token"

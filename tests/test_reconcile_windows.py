@@ -29,6 +29,7 @@ from newsletter.send.plan import SendRequest, execute_send, plan_send
 from newsletter.store import ledger, subscribers
 from newsletter.store.db import open_db
 
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 EASTERN = ZoneInfo("America/New_York")
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 TOKEN = "pm-reconcile-token"

@@ -21,6 +21,7 @@ from newsletter.send.plan import SendRequest, execute_send, plan_send, send_stat
 from newsletter.store import ledger, subscribers
 from newsletter.store.db import open_db
 
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 TOKEN = "pm-test-token-123"
 SECRET = "send-test-secret"

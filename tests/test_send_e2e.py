@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import set_checks
+from conftest import approve, set_checks
 from fakes.postmark import FakePostmark
 from fakes.server import Fault, RandomFaults
 from fakes.smtp import FakeSmtp
@@ -156,6 +156,7 @@ def e2e_project(project: Path) -> Path:
     conn = open_db(settings.database)
     import_file(conn, csv, source="e2e")
     conn.close()
+    approve(settings)  # a real send requires an approval
     return project
 
 

@@ -17,6 +17,7 @@ from newsletter.providers.postmark import PostmarkProvider
 from newsletter.store import subscribers
 from newsletter.store.db import open_db
 
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 TOKEN = "sync-token-7"
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 DAY0 = datetime(2026, 1, 1, 15, tzinfo=timezone.utc)

@@ -19,6 +19,7 @@ from newsletter.web.app import create_app
 from web_server import serving
 
 USER, PASSWORD = "postmark-hooks", "s3cret-w3bhook-pass"
+pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 GOOD = (USER, PASSWORD)
 ENV = {"POSTMARK_WEBHOOK_USERNAME": USER, "POSTMARK_WEBHOOK_PASSWORD": PASSWORD, "NEWSLETTER_SECRET": "test-secret-not-for-production"}
 ISSUE_SLUG = "2026-11-mdma-assisted-therapy"

@@ -30,6 +30,18 @@ MAX_SLUG = 80  # a folder name, a URL path segment and part of every Message-ID
 MAX_TEXT = 250  # title, subject, preheader
 MAX_NAME = 200  # each author, tag and the reviewer
 MAX_NAMES = 50
+# A reviewer "name" that is a note to self: it never reaches subscribers (README, Approval).
+PLACEHOLDER_REVIEWER_RE = re.compile(
+    r"\b(pending|tb[acd]|todo|fixme|to be (?:confirmed|decided|added|named)|none|nobody|unknown|placeholder|x{2,})\b|\bn/a\b"
+    r"|^\W*(?:the |your )?(?:name|reviewer|reviewer'?s name|clinical reviewer)\W*$",
+    re.I,
+)
+
+
+def placeholder_reviewer(name: str | None) -> bool:
+    """True for an empty name, one without two letters, or a placeholder ("pending", "TBD", "NAME")."""
+    text = (name or "").strip()
+    return sum(c.isalpha() for c in text) < 2 or bool(PLACEHOLDER_REVIEWER_RE.search(text))
 
 
 def load_issue(path: Path) -> Issue:

@@ -15,6 +15,7 @@ from ..config import Settings
 from ..errors import TemplateError, located
 from ..models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Issue, MergeTemplate, Reference
 from .issue_text import TEMPLATE_SYNTAX_RE
+from .issue import placeholder_reviewer
 from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 
 HTML_TEMPLATE = "email.mjml.j2"
@@ -98,7 +99,7 @@ def _credits(issue: Issue) -> str:
     parts = []
     if issue.authors:
         parts.append("By " + ", ".join(issue.authors))
-    if issue.reviewed_by:
+    if not placeholder_reviewer(issue.reviewed_by):  # never "Reviewed by Clinical review pending"
         parts.append("Reviewed by " + issue.reviewed_by)
     return ". ".join(parts) + ("." if parts else "")
 

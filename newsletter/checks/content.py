@@ -7,6 +7,7 @@ import re
 from urllib.parse import unquote
 
 from ..build.curly_quotes import quote_problem
+from ..build.issue import placeholder_reviewer
 from ..models import Finding
 from .claims import check_claims
 from .context import Context, finding
@@ -16,7 +17,6 @@ SCALAR_KEYS = ("title", "subject", "preheader", "reviewed_by")
 SUBJECT_MAX = 78
 SUBJECT_LONG = 60
 PREHEADER_RANGE = (40, 130)  # §3.4
-PLACEHOLDER_REVIEW_RE = re.compile(r"\b(pending|tbd|todo|to be (?:confirmed|decided))\b|\bn/a\b", re.I)
 REPLY_PREFIX_RE = re.compile(r"^\s*(re|fwd?)\s*:", re.I)
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 DOI_URL_RE = re.compile(r"https?://(?:dx\.)?doi\.org/([^\s<>\"')\]]*)", re.I)
@@ -50,9 +50,9 @@ def front_matter(ctx: Context) -> list[Finding]:
     if not issue.authors:
         out.append(finding("front-matter.authors", "warning", src.at(1), "no 'authors' in the front matter: name who wrote the issue (HONcode: authority)"))
     if not issue.reviewed_by:
-        out.append(finding("front-matter.reviewed-by", "warning", src.at(1), "no 'reviewed_by' in the front matter: record the clinical reviewer's name before sending"))
-    elif PLACEHOLDER_REVIEW_RE.search(issue.reviewed_by):
-        out.append(finding("front-matter.reviewed-by", "warning", src.key("reviewed_by"), f"reviewed_by is '{issue.reviewed_by}': put the reviewer's name once the review is done"))
+        out.append(finding("front-matter.reviewed-by", "warning", src.at(1), "no reviewer yet: the email says 'Reviewed by' the name 'newsletter approve ISSUE --reviewer NAME' records for this content"))
+    elif placeholder_reviewer(issue.reviewed_by):
+        out.append(finding("front-matter.reviewed-by", "warning", src.key("reviewed_by"), f"reviewed_by is '{issue.reviewed_by}': a placeholder, left out of the email; its 'Reviewed by' line comes from 'newsletter approve'"))
     for key in issue.curly_quoted:  # build/curly_quotes.py: a word processor's quotes, read as YAML's
         shown_curly = f'{key}: "“...”"' if key in SCALAR_KEYS else f'{key}: ["“...”"]'
         out.append(finding(

@@ -152,6 +152,7 @@ def main() -> None:
 
 
 # Command groups register themselves on import.
+from . import approve as _approve  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
 from . import build as _build  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401

@@ -25,7 +25,7 @@ def send(
     skip_sync: bool = typer.Option(False, "--skip-sync", help="Do not pull the provider's suppressions first (send to the list as it is)."),
 ) -> None:
     """Send an issue to the active subscribers (or --test addresses), exactly once each."""
-    from ..send.plan import SendRequest, execute_send, plan_send, send_test
+    from ..send.plan import SendRequest, execute_send, plan_send, refuse_before_sync, send_test
     from ..store.db import open_db
 
     settings = run_guarded(state.settings)
@@ -35,9 +35,10 @@ def send(
         _print_test_results(results)
         raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
 
+    request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
+    run_guarded(refuse_before_sync, request, settings, conn)  # before the provider hears of it
     if not skip_sync and not dry_run:
         _sync_first(settings, conn, provider or settings.provider)
-    request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
     plan = None
     try:
         plan = run_guarded(plan_send, request, settings, conn)

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ..build.issue import load_issue
 from ..build.personalize import Personalizer
-from ..build.pipeline import compile_issue
 from ..config import Settings
 from ..errors import SendError, StoreError
-from ..models import CompiledIssue, Finding, Recipient, SendResult
+from ..models import CompiledIssue, Finding, Issue, Recipient, SendResult
 from ..providers.base import Provider, create_provider
 from ..providers.base import provider_options as declared_options
 from ..store import events, ledger, subscribers, unrecorded
 from ..store.ledger import SendRecord
+from .approval import ApprovalState, approval_state, compile_for_send, prefix_for_test_send, require_approval
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
 from .reconcile import DEFAULT_MARGIN_SECONDS, ReconcileReport, reconcile
 from .signing import OUTBOX_DEV_SECRET, signing_secret
@@ -90,12 +91,14 @@ class SendReport:
 def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[str, str] | None = None) -> SendPlan:
     """Everything a confirmation needs, without writing anything."""
     env = os.environ if env is None else env
-    compiled = compile_issue(request.issue_path, settings)
+    compiled, approval = compile_for_send(request.issue_path, settings, conn)
     issue = compiled.issue
-    if issue.status == "draft":
-        raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
-    warnings = _preflight(compiled, settings)
+    _refuse_draft(issue)
+    warnings = _preflight(compiled, settings, approval)
     provider = request.provider or settings.provider
+    unapproved = require_approval(approval, provider)  # raises, except for the outbox
+    if unapproved is not None:
+        warnings.insert(0, unapproved)
     factory = provider_factory(provider, settings, env)
     providers = ProviderPool(factory, first=factory())  # fails early on missing credentials
     secret = signing_secret(provider, env)
@@ -107,10 +110,24 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
     return SendPlan(request, settings, compiled, tuple(warnings), provider, existing, recipients, size, secret == OUTBOX_DEV_SECRET, providers)
 
 
-def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
+def refuse_before_sync(request: SendRequest, settings: Settings, conn) -> None:
+    """What refuses a send before the provider is asked anything (the suppression sync comes
+    first): a draft, or content without an approval (a warning only for the outbox)."""
+    issue = load_issue(request.issue_path)
+    _refuse_draft(issue)
+    require_approval(approval_state(issue, settings, conn), request.provider or settings.provider)
+
+
+def _refuse_draft(issue: Issue) -> None:
+    if issue.status == "draft":
+        raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
+
+
+def _preflight(compiled: CompiledIssue, settings: Settings, approval: ApprovalState) -> list[Finding]:
+    """Errors refuse the send, except those the approving reviewer accepted (kept as warnings)."""
     from ..checks import check_issue
 
-    findings = check_issue(compiled, settings)
+    findings = [_accepted(f, approval) if f.id in approval.accepted else f for f in check_issue(compiled, settings)]
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         first = errors[0]
@@ -119,6 +136,10 @@ def _preflight(compiled: CompiledIssue, settings: Settings) -> list[Finding]:
             hint=f"Run 'newsletter check {compiled.issue.path}' to see every finding; fix the errors, then send again.",
         )
     return [f for f in findings if f.severity == "warning"]
+
+
+def _accepted(f: Finding, approval: ApprovalState) -> Finding:
+    return replace(f, severity="warning", message=f"{f.message} (accepted by {approval.reviewer})")
 
 
 def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None) -> int:
@@ -301,12 +322,13 @@ def provider_factory(name: str, settings: Settings, env: Mapping[str, str], *, t
 
 
 def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, conn, *, provider: str | None = None, env: Mapping[str, str] | None = None) -> list[tuple[str, SendResult]]:
-    """The exact production message with a [TEST] subject, to these addresses only (not recorded
-    in the ledger: it is not the issue's send). Drafts may be tested."""
+    """The exact production message with a [TEST] subject ("[TEST] [not approved]" before the
+    current content is approved), to these addresses only (not recorded in the ledger: it is
+    not the issue's send). Drafts and unapproved issues may be tested."""
     env = os.environ if env is None else env
     name = provider or settings.provider
-    compiled = compile_issue(issue_path, settings)
-    personalizer = Personalizer(compiled, settings, signing_secret(name, env), subject_prefix="[TEST] ", tag_suffix="-test")
+    compiled, approval = compile_for_send(issue_path, settings, conn)
+    personalizer = Personalizer(compiled, settings, signing_secret(name, env), subject_prefix=prefix_for_test_send(approval), tag_suffix="-test")
     messages = []
     for address in addresses:
         known = subscribers.find(conn, address)
@@ -341,4 +363,4 @@ def send_status(conn, issue_slug: str, *, limit: int | None = 200) -> StatusRepo
     )
 
 
-__all__ = ["SendRequest", "SendPlan", "SendReport", "plan_send", "execute_send", "send_test", "send_status"]
+__all__ = ["SendRequest", "SendPlan", "SendReport", "refuse_before_sync", "plan_send", "execute_send", "send_test", "send_status"]

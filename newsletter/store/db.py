@@ -195,14 +195,17 @@ def schema_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the pending migrations, each atomically with its version row; return the version."""
     current = schema_version(conn)
+    # By version, not by the highest one: a migration numbered below one already applied (two
+    # branches landing in either order) is applied too.
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     for version, description, sql in MIGRATIONS:
-        if version <= current:
+        if version in applied:
             continue
         with transaction(conn):
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description))
-        current = version
+        current = max(current, version)
     return current
 
 

@@ -128,6 +128,22 @@ FORGOTTEN_KEYED_BY = """
 ALTER TABLE forgotten ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'legacy';
 """
 
+APPROVALS = """
+CREATE TABLE approvals (
+    -- A reviewer's sign-off of one issue's exact content (build/fingerprint.py); the latest row
+    -- per issue is the one that counts. Rows are never changed: the history of sign-offs stays.
+    id INTEGER PRIMARY KEY,
+    issue_slug TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL,            -- sha256 over the parts
+    parts TEXT NOT NULL,                   -- JSON: part name -> sha256 (to say what changed since)
+    body TEXT NOT NULL,                    -- the approved Markdown body (to say which line changed)
+    accepted TEXT NOT NULL DEFAULT '[]'    -- JSON list of the finding ids the reviewer accepted
+);
+CREATE INDEX approvals_issue ON approvals (issue_slug, id);
+"""
+
 # (version, description, SQL)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "subscribers", SUBSCRIBERS),
@@ -135,4 +151,5 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (3, "sign-up requests and rate limits", SIGNUP),
     (4, "provider events (webhooks)", PROVIDER_EVENTS),
     (5, "erasure hashes keyed by the database", FORGOTTEN_KEYED_BY),
+    (6, "approvals (sign-off of an issue's content)", APPROVALS),
 )
