@@ -31,6 +31,7 @@ from newsletter.build.pipeline import compile_issue  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.models import Recipient  # noqa: E402
 from newsletter.providers.postmark import encode_json  # noqa: E402
+from newsletter.send.approval import approve_issue  # noqa: E402
 from newsletter.send.plan import SendRequest, execute_send, plan_send  # noqa: E402
 from newsletter.store.db import open_db  # noqa: E402
 
@@ -102,6 +103,7 @@ def bench_send(config: Path, recipients: int, latency_ms: float, workers: int, b
         batch_size = min(int(table.get("batch_size", 500)), 500)
         env = {"POSTMARK_SERVER_TOKEN": TOKEN, "NEWSLETTER_SECRET": "bench-secret"}
         conn = open_db(settings.database)
+        approve_issue(Path(config.parent / ISSUE), "Bench Reviewer", (), settings, conn)  # a real send requires an approval
         plan = plan_send(SendRequest(Path(config.parent / ISSUE)), settings, conn, env=env)
         sample = Personalizer(plan.compiled, settings, b"bench-secret").message(Recipient(1, "reader1@example.com", "Reader1"))
         from newsletter.providers.base import create_provider

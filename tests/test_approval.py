@@ -4,6 +4,7 @@ Real SQLite, the CLI through CliRunner, the fake Postmark server on 127.0.0.1.""
 
 from __future__ import annotations
 
+import json
 import re
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -67,7 +68,8 @@ def set_key(project: Path, key: str, value: str) -> None:
     """Replace one front-matter line of the sample issue, whatever it says now."""
     path = project / SAMPLE_ISSUE
     text, found = re.subn(rf"^{key}: .*$", f"{key}: {value}", path.read_text(encoding="utf-8"), count=1, flags=re.M)
-    assert found
+    if not found:  # not in the front matter yet: add it before the closing ---
+        text = re.sub(r"\n---\n", f"\n{key}: {value}\n---\n", text, count=1)
     path.write_text(text, encoding="utf-8")
 
 
@@ -75,6 +77,7 @@ def set_key(project: Path, key: str, value: str) -> None:
 
 
 def test_unapproved_is_refused_approved_sends_and_reviewed_by_comes_from_the_approval(project, people, postmark):
+    set_key(project, "reviewed_by", '"Clinical review pending"')  # what the November issue once said
     refused = invoke("send", SAMPLE_ISSUE, "--yes")
     assert refused.exit_code == 1
     assert re.search(r"Error: issues/2026-11-mdma-assisted-therapy\.md: not approved", refused.output)
@@ -128,7 +131,7 @@ def refusal(settings, conn) -> str:
         (SAMPLE_ISSUE, "preheader: ", 'preheader: "A new preheader for the trials, the FDA and what changed since." #', "front matter 'preheader' (line 4)"),
         ("templates/partials/footer.mjml.j2", "</mj-text>", " </mj-text>", "template partials/footer.mjml.j2"),
         ("newsletter.toml", 'primary_color = "#2f5d50"', 'primary_color = "#2f5d51"', "config [brand] primary_color"),
-        ("newsletter.toml", 'label = "Ask about', 'label = "Learn about', "config [cta] label"),
+        ("newsletter.toml", 'label = "Talk to', 'label = "Speak with', "config [cta] label"),
     ],
     ids=["front-matter", "template", "brand", "cta"],
 )
@@ -172,7 +175,7 @@ def test_a_placeholder_or_empty_reviewer_is_refused_and_nothing_is_recorded(proj
 def test_an_unknown_finding_id_is_refused_with_a_hint_and_a_known_one_is_recorded(project):
     unknown = invoke("approve", SAMPLE_ISSUE, "--reviewer", REVIEWER, "--accept", "front-matter.reviewed-bi")
     assert unknown.exit_code == 1
-    assert f"Error: {SAMPLE_ISSUE}: --accept front-matter.reviewed-bi: no current finding has this id (did you mean 'front-matter.reviewed-by'?)" in unknown.output
+    assert f"Error: {SAMPLE_ISSUE}: --accept front-matter.reviewed-bi: no current finding has this id or key (did you mean 'front-matter.reviewed-by'?)" in unknown.output
     assert "Hint: Run 'newsletter check" in unknown.output
     assert history(project) == []
     known = invoke("approve", SAMPLE_ISSUE, "--reviewer", REVIEWER, "--accept", "front-matter.reviewed-by")
@@ -191,6 +194,27 @@ def test_an_accepted_error_no_longer_blocks_the_send_of_that_content(project, pe
     sent = invoke("send", SAMPLE_ISSUE)
     assert sent.exit_code == 0, sent.output
     assert f"subject.length  subject is {len(long_subject)} characters" in sent.output and f"(accepted by {REVIEWER})" in sent.output
+
+
+def test_a_claim_is_accepted_by_its_key_only_for_that_sentence(project, people):
+    edit(project, "MDMA-assisted therapy combines", "Ketamine is completely safe in our clinic. MDMA-assisted therapy combines")
+    found = json.loads(invoke("check", SAMPLE_ISSUE, "--format", "json").output)
+    [claim] = [f for f in found if f["id"] == "claims.safety"]
+    assert claim["severity"] == "error" and claim["key"].startswith("claims:safety:")
+    assert invoke("send", SAMPLE_ISSUE).exit_code == 1  # the claim blocks the send
+
+    by_id = invoke("approve", SAMPLE_ISSUE, "--reviewer", REVIEWER, "--accept", "claims.safety")
+    assert by_id.exit_code == 1 and "no current finding has this id or key" in by_id.output  # never a whole category
+    assert "claims:<category>:<hash>" in by_id.output and history(project) == []
+
+    assert invoke("approve", SAMPLE_ISSUE, "--reviewer", REVIEWER, "--accept", claim["key"]).exit_code == 0
+    sent = invoke("send", SAMPLE_ISSUE)
+    assert sent.exit_code == 0, sent.output
+    assert f"(accepted by {REVIEWER})" in sent.output
+
+    edit(project, "completely safe in our clinic", "completely safe in every clinic")  # a new sentence: a new key
+    again = json.loads(invoke("check", SAMPLE_ISSUE, "--format", "json").output)
+    assert [f["key"] for f in again if f["id"] == "claims.safety"] != [claim["key"]]
 
 
 # --- the outbox, test sends --------------------------------------------------------------------
@@ -232,3 +256,20 @@ def test_a_migration_numbered_below_the_highest_applied_is_still_applied(tmp_pat
     migrate(conn)
     assert conn.execute("SELECT COUNT(*) FROM provider_events").fetchone()[0] == 0
     assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} >= {1, 2, 3, 4, 6}
+
+
+def test_the_web_version_says_reviewed_by_the_approval_never_the_front_matter(project, settings):
+    from newsletter.web.archive_pages import write_archive
+
+    set_key(project, "reviewed_by", '"Dr. Not Asked"')
+    conn = open_db(settings.database)
+    try:
+        page = project / "site" / "issues" / SLUG / "index.html"
+        write_archive(settings, conn, project / "site", include_drafts=True)
+        assert "Reviewed by" not in page.read_text()  # no approval: no such line
+        approve(settings)
+        write_archive(settings, conn, project / "site", include_drafts=True)
+        text = page.read_text()
+        assert f"Reviewed by {REVIEWER}." in text and "Not Asked" not in text
+    finally:
+        conn.close()

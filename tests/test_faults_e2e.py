@@ -29,7 +29,7 @@ from newsletter.lists.importer import import_file
 from newsletter.store import ledger, unrecorded
 from newsletter.store.db import open_db
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("approved_sample")]  # a real send requires an approval
 
 READERS = 300
 BUSY_TIMEOUT = 0.5  # [storage] busy_timeout_seconds: short, so a test waits half a second per fault

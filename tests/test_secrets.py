@@ -105,7 +105,7 @@ def send(monkeypatch, *args: str):
     return CliRunner().invoke(app, ["send", ISSUE, "--yes", "--skip-sync", *args])
 
 
-def test_an_echoed_token_is_in_neither_the_error_line_nor_the_ledger(project, settings, people, monkeypatch, caplog):
+def test_an_echoed_token_is_in_neither_the_error_line_nor_the_ledger(project, settings, people, approved_sample, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     with FakePostmark(token=TOKEN) as fake:
         use_postmark(project, fake)
@@ -122,7 +122,7 @@ def test_an_echoed_token_is_in_neither_the_error_line_nor_the_ledger(project, se
     assert TOKEN not in stored and TOKEN[:12] not in stored
 
 
-def test_an_echoing_html_error_page_cut_short_leaves_no_part_of_the_token(project, settings, people, monkeypatch):
+def test_an_echoing_html_error_page_cut_short_leaves_no_part_of_the_token(project, settings, people, approved_sample, monkeypatch):
     # The adapter keeps an error page's first 200 characters: a long token is cut in its middle.
     long_token = "pm-" + "7d3e" * 60
     monkeypatch.setitem(ENV, "POSTMARK_SERVER_TOKEN", long_token)

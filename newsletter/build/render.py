@@ -14,8 +14,8 @@ from urllib.parse import unquote, urlsplit
 from ..config import Settings
 from ..errors import TemplateError, located
 from ..models import MERGE_FIELDS, PLACEHOLDER, CompiledIssue, Issue, MergeTemplate, Reference
-from .issue_text import TEMPLATE_SYNTAX_RE
 from .issue import placeholder_reviewer
+from .issue_text import TEMPLATE_SYNTAX_RE
 from .markdown import URL_RE, RenderedBody, Theme, render_body, wrap_text
 
 HTML_TEMPLATE = "email.mjml.j2"

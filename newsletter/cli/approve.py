@@ -14,10 +14,10 @@ from . import app, out_console, run_guarded, state
 def approve(
     issue: Path = typer.Argument(..., help="The issue's Markdown file."),
     reviewer: str = typer.Option(..., "--reviewer", help='Who reviewed it, as readers see it in "Reviewed by" (e.g. "Dr. A. Rivera, MD").'),
-    accept: List[str] = typer.Option([], "--accept", help="A finding id (from 'newsletter check') the reviewer accepts as written (repeatable)."),
+    accept: List[str] = typer.Option([], "--accept", help="A finding the reviewer accepts as written (repeatable): a claim's key (claims:<category>:<hash>, from 'newsletter check'), else the check id."),
 ) -> None:
     """Record that REVIEWER signed off the issue as it is now; a real send requires it."""
-    from ..send.approval import approve_issue
+    from ..send.approval import acceptance_name, approve_issue
     from ..store.db import open_db
 
     settings = run_guarded(state.settings)
@@ -28,7 +28,7 @@ def approve(
     console.print(f"Content   sha256 {approval.content_hash[:16]}… (front matter, body, templates, content settings)", markup=False)
     if approval.accepted:
         console.print(f"Accepted  {', '.join(approval.accepted)}", markup=False)
-    blocking = [f for f in run.findings if f.severity == "error" and f.id not in approval.accepted]
+    blocking = [f for f in run.findings if f.severity == "error" and acceptance_name(f) not in approval.accepted]
     if blocking:
-        console.print(f"Note: {len(blocking)} error(s) still refuse a send ('newsletter check {issue}'); fix them, or accept them with --accept ID.", markup=False)
+        console.print(f"Note: {len(blocking)} error(s) still refuse a send ('newsletter check {issue}'); fix them, or accept them with --accept KEY.", markup=False)
     console.print("Any change to what subscribers get needs a new approval before a real send.", markup=False)

@@ -103,14 +103,24 @@ def approve_issue(
     return approval, run
 
 
+def acceptance_name(f: Finding) -> str:
+    """What ``--accept`` names a finding by: its key where it has one (a claim: that sentence's
+    claim only), else its check id (e.g. ``subject.length``)."""
+    return f.key or f.id
+
+
+def is_accepted(f: Finding, state: ApprovalState) -> bool:
+    return acceptance_name(f) in state.accepted
+
+
 def _check_accepted(issue: Issue, accept: Sequence[str], findings: Sequence[Finding]) -> None:
-    ids = list(dict.fromkeys(f.id for f in findings))
+    ids = list(dict.fromkeys(acceptance_name(f) for f in findings))
     for wanted in accept:
         if wanted not in ids:
             close = difflib.get_close_matches(wanted, ids, n=1)
             raise ApprovalError(
-                f"{issue.path}: --accept {wanted}: no current finding has this id" + (f" (did you mean '{close[0]}'?)" if close else ""),
-                hint=f"Run 'newsletter check {issue.path}' for the current findings and their ids; accept only ids listed there.",
+                f"{issue.path}: --accept {wanted}: no current finding has this id or key" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                hint=f"Run 'newsletter check {issue.path}': accept a claim by the key its finding ends with (claims:<category>:<hash>), any other finding by its id.",
             )
 
 

@@ -23,7 +23,7 @@ from ..providers.base import Provider, create_provider
 from ..providers.base import provider_options as declared_options
 from ..store import events, ledger, subscribers, unrecorded
 from ..store.ledger import SendRecord
-from .approval import ApprovalState, approval_state, compile_for_send, prefix_for_test_send, require_approval
+from .approval import ApprovalState, approval_state, compile_for_send, is_accepted, prefix_for_test_send, require_approval
 from .dispatch import Clock, Dispatcher, ProviderPool, RetryPolicy, RunStats
 from .reconcile import DEFAULT_MARGIN_SECONDS, ReconcileReport, reconcile
 from .signing import OUTBOX_DEV_SECRET, signing_secret
@@ -127,7 +127,7 @@ def _preflight(compiled: CompiledIssue, settings: Settings, approval: ApprovalSt
     """Errors refuse the send, except those the approving reviewer accepted (kept as warnings)."""
     from ..checks import check_issue
 
-    findings = [_accepted(f, approval) if f.id in approval.accepted else f for f in check_issue(compiled, settings)]
+    findings = [_accepted(f, approval) if is_accepted(f, approval) else f for f in check_issue(compiled, settings)]
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         first = errors[0]

@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..build.pipeline import compile_issue
 from ..models import Issue
+from ..send.approval import compile_for_send
+from ..store import approvals
 from .archive_pages import WebIssue, feed_xml, index_page, listed_issues, not_found_page, web_issue
 from .context import Site, site_of
 
@@ -28,16 +29,17 @@ class WebIssues:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[tuple[int, int], WebIssue]] = {}
+        self._cache: dict[Path, tuple[tuple, WebIssue]] = {}
 
     def get(self, site: Site, issue: Issue) -> WebIssue:
         stat = issue.path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        latest = approvals.latest(site.db(), issue.slug)  # a new sign-off changes "Reviewed by"
+        stamp = (stat.st_mtime_ns, stat.st_size, latest.content_hash if latest else None, latest.reviewer if latest else None)
         with self._lock:
             cached = self._cache.get(issue.path)
         if cached and cached[0] == stamp:
             return cached[1]
-        built = web_issue(compile_issue(issue.path, site.settings), site.settings)
+        built = web_issue(compile_for_send(issue.path, site.settings, site.db())[0], site.settings)
         with self._lock:
             self._cache[issue.path] = (stamp, built)
         return built

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..build.issue import load_issue
-from ..build.pipeline import compile_issue
 from ..config import Settings
 from ..errors import NewsletterError
 from ..models import CompiledIssue, Issue, MergeTemplate
+from ..send.approval import compile_for_send
 from ..store import ledger
 from .pages import render
 
@@ -118,7 +118,7 @@ def write_archive(
 ) -> ArchiveOutput:
     """DIR/issues/index.html, DIR/issues/<slug>/index.html, DIR/feed.xml and DIR/404.html."""
     issues, problems = listed_issues(settings, conn, include_drafts=include_drafts)
-    entries = [web_issue(compile_issue(issue.path, settings), settings) for issue in issues]
+    entries = [web_issue(compile_for_send(issue.path, settings, conn)[0], settings) for issue in issues]  # as subscribers got it
     contents = {
         out_dir / "issues" / "index.html": index_page(settings, issues),
         out_dir / "feed.xml": feed_xml(settings, entries, (clock or time.time)()),
