@@ -38,7 +38,7 @@ SEND = f"batch_size = {BATCH}\nworkers = 1\nmax_attempts = 2\nbackoff_base = 0.0
 
 
 @pytest.fixture
-def people(project: Path) -> Path:
+def people(project: Path, approved_sample) -> Path:  # a real send requires an approval
     conn = open_db(load_settings(project / "newsletter.toml").database)
     for i in range(PEOPLE):
         subscribers.add(conn, f"reader{i}@example.com", source="test", first_name=f"Reader{i}")

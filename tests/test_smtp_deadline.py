@@ -69,7 +69,7 @@ def test_a_trickled_final_reply_leaves_that_one_message_in_doubt() -> None:
     assert server.received == [[batch[0].rcpt], [batch[1].rcpt]]  # the server had the second: in doubt, not "not sent"
 
 
-def test_a_send_through_a_trickling_relay_stops_with_the_message_unknown_and_the_rest_pending(settings) -> None:
+def test_a_send_through_a_trickling_relay_stops_with_the_message_unknown_and_the_rest_pending(settings, approved_sample) -> None:
     conn = open_db(settings.database)
     for i in range(30):
         subscribers.add(conn, f"r{i}@example.com", source="test", first_name=f"Name{i}")
