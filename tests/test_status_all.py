@@ -33,7 +33,7 @@ def listed(output: str, title: str) -> list[str]:
     return rows
 
 
-def test_status_lists_two_hundred_and_says_how_many_more_and_all_lists_every_one(settings):
+def test_status_lists_two_hundred_and_says_how_many_more_and_all_lists_every_one(settings, approved_sample):
     conn = open_db(settings.database)
     add_people(conn, PEOPLE)
     with FakePostmark(token="t") as fake:
