@@ -14,7 +14,7 @@ from . import app, out_console, run_guarded, state
 def approve(
     issue: Path = typer.Argument(..., help="The issue's Markdown file."),
     reviewer: str = typer.Option(..., "--reviewer", help='Who reviewed it, as readers see it in "Reviewed by" (e.g. "Dr. A. Rivera, MD").'),
-    accept: List[str] = typer.Option([], "--accept", help="A finding the reviewer accepts as written (repeatable): a claim's key (claims:<category>:<hash>, from 'newsletter check'), else the check id."),
+    accept: List[str] = typer.Option([], "--accept", help="A finding the reviewer accepts as written (repeatable): a claim's key (claims:CATEGORY:HASH, from 'newsletter check'), else the check id."),
 ) -> None:
     """Record that REVIEWER signed off the issue as it is now; a real send requires it."""
     from ..send.approval import acceptance_name, approve_issue
