@@ -34,7 +34,15 @@ class ConfigError(NewsletterError):
 
 
 class IssueError(NewsletterError):
-    """An issue file (front matter or Markdown) is wrong."""
+    """An issue file (front matter or Markdown) is wrong. ``others``: the further problems found
+    in the same file (the message and hint are the first's; check and the preview list them all)."""
+
+    def __init__(self, message: str, hint: str | None = None, others: tuple["IssueError", ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.others = others
+
+    def all(self) -> tuple["IssueError", ...]:
+        return (self, *self.others)
 
 
 class TemplateError(NewsletterError):

@@ -183,3 +183,127 @@ def test_snapshot_writes_three_pngs(project, monkeypatch):
     widths = {p.name: struct.unpack(">II", p.read_bytes()[16:24])[0] for p in paths}
     assert widths == {"desktop.png": 680, "phone.png": 375, "dark.png": 680}
     assert all(os.path.getsize(p) > 10_000 for p in paths)
+
+
+# --- issue 15, item 3: a phone, findings first, every build error, no browser ------------------
+
+
+def test_page_has_a_viewport_the_counts_in_its_title_and_the_findings_before_the_frames(server):
+    page = get(server, "/")[2]
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    findings = server.preview.state.findings
+    errors = sum(f.severity == "error" for f in findings)
+    assert errors == 0 and len(findings) > 1  # the as-sent fixture: the reviewed-by and readability warnings
+    assert f"<title>(0 errors, {len(findings)} warnings) Preview: {SUBJECT}</title>" in page
+    assert page.index('id="findings"') < page.index('class="inbox"') < page.index("<iframe")
+
+
+def test_every_build_error_of_the_issue_at_once(project, server):
+    events = EventStream(server)
+    try:
+        events.next()
+        text = (project / ISSUE).read_text(encoding="utf-8")
+        text = text.replace("date: 2026-11-26", "date: 26 November").replace("title: ", "titel: ", 1)
+        text = text.replace("status: ready", "status: posted")
+        (project / ISSUE).write_text(text + "\nA line with a bell \x07 in it.\n", encoding="utf-8")
+        assert events.next()[0] == "reload"
+        page = get(server, "/")[2]
+        errors = re.findall(r"<li><pre>([^<]*)</pre>", page)
+        assert any("unknown key &#x27;titel&#x27;" in e for e in errors), errors
+        assert any("&#x27;title&#x27; is required" in e for e in errors), errors
+        assert any("date &#x27;26 November&#x27; is not a valid date" in e for e in errors), errors
+        assert any("status &#x27;posted&#x27;" in e for e in errors), errors
+        assert any("control character" in e for e in errors), errors
+        assert f"<h2>{len(errors)} build errors</h2>" in page and f"<title>({len(errors)} build errors) Preview:" in page
+        state = get(server, "/state.json")[2]
+        assert '"ok": false' in state and state.count('"front matter: ') >= 4
+    finally:
+        events.close()
+
+
+def test_check_reports_every_build_error_of_the_issue(project, settings):
+    from newsletter.checks import run_checks
+
+    edit(project / ISSUE, "date: 2026-11-26", "date: soon")
+    edit(project / ISSUE, "title: ", "titel: ")
+    run = run_checks(ISSUE, settings, spamassassin=False)
+    messages = [f.message for f in run.findings]
+    assert [f.id for f in run.findings] == ["build.issue"] * len(messages) and len(messages) == 3, messages
+    assert any("unknown key 'titel'" in m for m in messages) and any("'title' is required" in m for m in messages)
+    assert any("date 'soon' is not a valid date" in m for m in messages)
+
+
+PHONE_WRAPPER = (  # the preview page in a 375 px frame: headless Chromium's window is at least 500 px wide
+    '<!doctype html><html><body style="margin:0"><iframe id="phone" src="/" style="width:375px;height:800px;border:0"'
+    " onload=\"var b=this.contentDocument.body;for(var i=0;i<b.attributes.length;i++){var a=b.attributes[i];"
+    'if(a.name.indexOf(\'data-\')===0)document.body.setAttribute(a.name,a.value)}"></iframe></body></html>'
+)
+
+
+def same_origin_proxy(server):
+    """A 127.0.0.1 server passing every request on to the preview, with /phone.html added, so
+    the wrapper page may read the framed page's DOM."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/events":  # a stream never ends; the page works without it
+                self.send_response(204)
+                self.end_headers()
+                return
+            if self.path == "/phone.html":
+                status, kind, body = 200, "text/html; charset=utf-8", PHONE_WRAPPER
+            else:
+                status, kind, body = get(server, self.path)
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    return proxy
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_page_fits_a_375_px_phone(server):
+    proxy = same_origin_proxy(server)
+    try:
+        dom = dump_dom(CHROMIUM, f"http://127.0.0.1:{proxy.server_address[1]}/phone.html", NO_INTERNET)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    attrs = dict(re.findall(r'data-([\w-]+)="([^"]*)"', re.search(r"<body[^>]*>", dom).group(0)))
+    assert attrs.get("measured") == "yes" and int(attrs["page-width"]) == 375, attrs
+    assert int(attrs["page-scroll-width"]) <= 375, attrs  # nothing on the page scrolls sideways
+    assert attrs["phone-overflow"] == "no", attrs
+
+
+def test_preview_says_which_address_to_open_when_no_browser_can_be_opened(project):
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "TERM")}
+    env["BROWSER"] = str(project / "no-such-browser")  # webbrowser tries only this, and it fails
+    command = [str(Path(sys.executable).parent / "newsletter"), "preview", str(ISSUE), "--port", "0"]
+    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in process.stdout:  # waits for each line; ends if the process exits
+            lines.append(line)
+            if "No browser" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    url = re.search(r"at (http://127\.0\.0\.1:\d+/)", lines[0]).group(1)
+    assert lines[-1].startswith(f"No browser could be opened here: open {url} in a browser"), lines + [rest]

@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import IssueError, located
 from ..file_formats import iwork_package, office_format
@@ -118,30 +118,46 @@ def _parse_yaml(path: Path, front: str) -> tuple[dict[str, Any], dict[str, int],
 
 
 def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], body: str, body_line: int) -> Issue:
+    """The Issue, or an IssueError naming every problem found (``others``): the writer fixes
+    them in one go instead of one per run."""
+    errors: list[IssueError] = []
+
     def fail(key: str, what: str, hint: str) -> IssueError:
         return IssueError(located(path, key_lines.get(key, 1), f"front matter: {what}"), hint=hint)
+
+    def attempt(make: Callable[[], Any], default: Any = None) -> Any:
+        try:
+            return make()
+        except IssueError as err:
+            errors.append(err)
+            return default
 
     for key in values:
         if key not in ALL_KEYS:
             close = difflib.get_close_matches(key, ALL_KEYS, n=1)
             suggestion = f" (did you mean '{close[0]}'?)" if close else ""
-            raise fail(key, f"unknown key '{shown(key)}'{suggestion}", f"Allowed keys: {', '.join(ALL_KEYS)}.")
+            errors.append(fail(key, f"unknown key '{shown(key)}'{suggestion}", f"Allowed keys: {', '.join(ALL_KEYS)}."))
+    given = {k for k in REQUIRED_KEYS if k in values and values[k] not in ("", None)}
     for key in REQUIRED_KEYS:
-        if key not in values or values[key] in ("", None):
-            raise IssueError(located(path, 1, f"front matter: '{key}' is required"), hint=f"Add a line '{key}: ...' between the two --- lines.")
+        if key not in given:
+            errors.append(IssueError(located(path, 1, f"front matter: '{key}' is required"), hint=f"Add a line '{key}: ...' between the two --- lines."))
 
-    text = {k: _single_line(values[k], k, fail) for k in ("title", "subject", "preheader")}
-    issue_date = _date(values["date"], fail)
-    slug = _slug(values.get("slug") or path.stem, "slug" in values, fail)
+    text = {k: attempt(lambda k=k: _single_line(values[k], k, fail), "") if k in given else "" for k in ("title", "subject", "preheader")}
+    issue_date = attempt(lambda: _date(values["date"], fail)) if "date" in given else None
+    slug = attempt(lambda: _slug(values.get("slug") or path.stem, "slug" in values, fail), "")
     status = values.get("status", "draft")
     if status not in ISSUE_STATUSES:
-        raise fail("status", f"status '{shown(status)}' is not one of {', '.join(ISSUE_STATUSES)}", "Use draft while writing, ready when it may be sent.")
+        errors.append(fail("status", f"status '{shown(status)}' is not one of {', '.join(ISSUE_STATUSES)}", "Use draft while writing, ready when it may be sent."))
     reviewed_by = values.get("reviewed_by")
     if reviewed_by is not None and not isinstance(reviewed_by, str):
-        raise fail("reviewed_by", "reviewed_by must be a name", "Write e.g. 'reviewed_by: Dr. A. Rivera, MD'.")
-    if reviewed_by:
-        reviewed_by = _single_line(reviewed_by, "reviewed_by", fail, MAX_NAME)
-    _check_body(path, body, body_line)
+        errors.append(fail("reviewed_by", "reviewed_by must be a name", "Write e.g. 'reviewed_by: Dr. A. Rivera, MD'."))
+    elif reviewed_by:
+        reviewed_by = attempt(lambda: _single_line(reviewed_by, "reviewed_by", fail, MAX_NAME))
+    attempt(lambda: _check_body(path, body, body_line))
+    authors = attempt(lambda: _string_list(values.get("authors"), "authors", fail), ())
+    tags = attempt(lambda: _string_list(values.get("tags"), "tags", fail), ())
+    if errors:
+        raise IssueError(errors[0].message, hint=errors[0].hint, others=tuple(errors[1:]))
     return Issue(
         path=path,
         title=text["title"],
@@ -152,9 +168,9 @@ def _build_issue(path: Path, values: dict[str, Any], key_lines: dict[str, int], 
         status=status,
         body=body,
         body_line=body_line,
-        authors=_string_list(values.get("authors"), "authors", fail),
+        authors=authors,
         reviewed_by=reviewed_by or None,
-        tags=_string_list(values.get("tags"), "tags", fail),
+        tags=tags,
         key_lines=key_lines,
     )
 

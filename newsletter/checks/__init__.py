@@ -94,7 +94,8 @@ def run_checks(issue_path: Path, settings: Settings, *, online: bool = False, sp
         compiled = render_issue(renderable, settings)
         message = sample_message(compiled, settings)
     except (IssueError, TemplateError) as err:
-        return CheckRun(findings=(error_finding(err),), error=err)
+        every = err.all() if isinstance(err, IssueError) else (err,)  # every problem of the file at once
+        return CheckRun(findings=tuple(error_finding(e) for e in every), error=err)
     findings = check_issue(compiled, settings, online=online, spamassassin=spamassassin)
     report, readability = _readability(compiled, settings)
     return CheckRun(findings=tuple(_ordered([*footnote_findings, *findings, *readability])), compiled=compiled, message=message, readability=report)

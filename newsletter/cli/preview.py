@@ -32,15 +32,23 @@ def preview(
     server = run_guarded(lambda: open_preview(issue, config_path, port=port))
     typer.echo(f"Previewing {issue} at {server.url}  (Ctrl+C to stop)")
     current = server.preview.state
-    if current.error:
-        typer.echo(f"Build error (shown in the page): {current.error[0]}")
-    if not no_open:
-        import webbrowser
-
-        webbrowser.open(server.url)
+    for message, _hint in current.errors:
+        typer.echo(f"Build error (shown in the page): {message}")
+    if not no_open and not _browser_opened(server.url):
+        typer.echo(f"No browser could be opened here: open {server.url} in a browser yourself (on this machine, or through an SSH tunnel).")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         typer.echo("Stopped.")
     finally:
         server.close()
+
+
+def _browser_opened(url: str) -> bool:
+    """webbrowser.open says False, or raises, when it finds no browser (a server, a container)."""
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url))
+    except webbrowser.Error:
+        return False

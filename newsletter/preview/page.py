@@ -80,24 +80,38 @@ def render_page(
     inbox: tuple[str, str, str] | None,
     text: str | None,
     findings: tuple[Finding, ...],
-    error: tuple[str, str | None] | None,
+    errors: tuple[tuple[str, str | None], ...] = (),
     readability: Readability | None = None,
 ) -> str:
-    """The preview page: inbox line, four frames, findings, readability, the text part, or the
-    build error."""
+    """The preview page, what needs fixing first: the build errors, then the findings, then the
+    inbox line, four frames, readability and the text part. Fits a 375 px phone."""
     parts = [
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {escape(inbox[1] if inbox else "build error")}</title>',
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(page_title(inbox, findings, errors))}</title>",
         '<link rel="stylesheet" href="/preview.css"></head>',
         f'<body data-version="{version}">',
         f'<header><p class="meta">Preview, build {version} at {escape(built_at)}. Reloads by itself when the issue, a template or newsletter.toml changes.</p>',
-        _inbox(inbox),
         "</header>",
-        _error(error, stale=inbox is not None),
+        _errors(errors, stale=inbox is not None),
     ]
     if inbox is not None:
-        parts += [_frames(), _findings(findings), _readability(readability), f'<section><h2>Plain-text part</h2><pre class="text">{escape(text or "")}</pre></section>']
+        parts += [_findings(findings), _inbox(inbox), _frames(), _readability(readability), f'<section><h2>Plain-text part</h2><pre class="text">{escape(text or "")}</pre></section>']
     parts.append('<script src="/preview.js"></script></body></html>')
     return "\n".join(parts)
+
+
+def page_title(inbox: tuple[str, str, str] | None, findings: tuple[Finding, ...], errors: tuple[tuple[str, str | None], ...]) -> str:
+    """The counts first, so a tab (or a phone's title bar) says what is wrong before the subject."""
+    if errors:
+        counts = _plural(len(errors), "build error")
+    else:
+        n_errors = sum(f.severity == "error" for f in findings)
+        counts = f"{_plural(n_errors, 'error')}, {_plural(len(findings) - n_errors, 'warning')}"
+    return f"({counts}) Preview: {inbox[1] if inbox else 'build error'}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _inbox(inbox: tuple[str, str, str] | None) -> str:
@@ -111,13 +125,16 @@ def _inbox(inbox: tuple[str, str, str] | None) -> str:
     )
 
 
-def _error(error: tuple[str, str | None] | None, *, stale: bool) -> str:
-    if error is None:
+def _errors(errors: tuple[tuple[str, str | None], ...], *, stale: bool) -> str:
+    """Every build error at once, each with its hint."""
+    if not errors:
         return ""
-    message, hint = error
     note = "<p>The frames below show the last version that built.</p>" if stale else ""
-    hint_html = f'<p class="hint">Hint: {escape(hint)}</p>' if hint else ""
-    return f'<section class="error" id="build-error" role="alert"><h2>Build error</h2><pre>{escape(message)}</pre>{hint_html}{note}</section>'
+    items = "".join(
+        f'<li><pre>{escape(message)}</pre>{f"<p class=hint>Hint: {escape(hint)}</p>" if hint else ""}</li>' for message, hint in errors
+    )
+    head = "Build error" if len(errors) == 1 else f"{len(errors)} build errors"
+    return f'<section class="error" id="build-error" role="alert"><h2>{head}</h2><ol>{items}</ol>{note}</section>'
 
 
 def _frames() -> str:
@@ -188,6 +205,7 @@ def _marked_terms(sentence: str, terms: list[str], line: int) -> str:
 
 
 CSS = """
+*, *::before, *::after { box-sizing: border-box; }
 body { margin: 0; padding: 16px 24px; font: 15px/1.5 system-ui, sans-serif; background: #e9e6df; color: #1f2933; }
 header { margin-bottom: 16px; }
 .meta { color: #4a5560; font-size: 13px; margin: 4px 0; }
@@ -196,16 +214,26 @@ header { margin-bottom: 16px; }
 .inbox .from { font-weight: 700; margin-right: 12px; }
 .inbox .subject { font-weight: 600; }
 .inbox .preheader { color: #5b6570; }
-.frames { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-figure { margin: 0; }
+.frames { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; margin-top: 16px; }
+figure { margin: 0; max-width: 100%; overflow-x: auto; }  /* the 640 px desktop frame scrolls inside itself on a phone */
 figcaption { font-size: 13px; font-weight: 600; margin-bottom: 6px; }
 iframe { border: 1px solid #cfc9bc; background: #fff; height: 900px; display: block; }
 .error { background: #fdecea; border: 1px solid #d9534f; border-radius: 6px; padding: 8px 16px; margin-bottom: 16px; }
-.error pre { white-space: pre-wrap; font-size: 14px; }
+.error pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 14px; margin: 4px 0; }
+.error ol { padding-left: 20px; }
 .hint { font-weight: 600; }
-pre.text { background: #fff; border: 1px solid #cfc9bc; padding: 12px; max-width: 80ch; white-space: pre-wrap; font-size: 13px; }
+pre.text { background: #fff; border: 1px solid #cfc9bc; padding: 12px; max-width: 80ch; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
-th, td { border: 1px solid #cfc9bc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #cfc9bc; padding: 4px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+@media (max-width: 600px) {  /* a phone: one column, findings as stacked cards */
+  body { padding: 8px 10px; }
+  #findings thead { display: none; }
+  #findings table, #findings tbody, #findings tr, #findings td { display: block; width: 100%; }
+  #findings tr { border-bottom: 2px solid #cfc9bc; }
+  #findings td { border: none; padding: 2px 8px; }
+  #readability .prose { padding-left: 40px; }
+  #readability .line { left: -36px; width: 30px; }
+}
 tr.error td:first-child { color: #b02a20; font-weight: 700; }
 tr.warning td:first-child { color: #8a5a00; font-weight: 700; }
 #readability .prose { background: #fff; border: 1px solid #cfc9bc; padding: 8px 16px 8px 56px; max-width: 80ch; }
@@ -239,6 +267,8 @@ JS = """
           : 'Phone view: content is ' + width + ' px wide, wider than the ' + frame.clientWidth + ' px screen: readers must scroll sideways.';
       }
     }
+    body.setAttribute('data-page-scroll-width', String(document.documentElement.scrollWidth));
+    body.setAttribute('data-page-width', String(document.documentElement.clientWidth));
     body.setAttribute('data-measured', 'yes');
   }
   window.addEventListener('load', measure);

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..config import load_settings
-from ..errors import NewsletterError
+from ..errors import IssueError, NewsletterError
 from ..models import Finding
 from .page import CSS, JS, force_dark, framed, inverted, render_page
 
@@ -51,8 +51,9 @@ class PreviewState:
     built_at: str
     email: Email | None  # the last version that built
     findings: tuple[Finding, ...]
-    error: tuple[str, str | None] | None  # (message with location, hint) of the latest build
+    error: tuple[str, str | None] | None  # (message with location, hint) of the latest build's first error
     readability: Readability | None = None  # the prose scored, of the last version that built
+    errors: tuple[tuple[str, str | None], ...] = ()  # every error of the latest build, the first is ``error``
 
 
 class Preview:
@@ -69,13 +70,14 @@ class Preview:
 
     def rebuild(self) -> PreviewState:
         with self._build_lock:
-            email, findings, error, readability = self._build()
+            email, findings, errors, readability = self._build()
             state = PreviewState(
                 version=self.state.version + 1,
                 built_at=datetime.now().strftime("%H:%M:%S"),
                 email=email or self.state.email,
                 findings=findings,
-                error=error,
+                error=errors[0] if errors else None,
+                errors=errors,
                 readability=readability if email else self.state.readability,
             )
             with self._changed:
@@ -83,7 +85,7 @@ class Preview:
                 self._changed.notify_all()
             return state
 
-    def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[str, str | None] | None, Readability | None]:
+    def _build(self) -> tuple[Email | None, tuple[Finding, ...], tuple[tuple[str, str | None], ...], Readability | None]:
         from ..checks import run_checks
 
         try:
@@ -91,15 +93,15 @@ class Preview:
             self.templates_dir = settings.templates_dir
             run = run_checks(self.issue_path, settings, spamassassin=False)  # SpamAssassin: seconds
         except NewsletterError as err:
-            return None, (), (err.message, err.hint), None
+            return None, (), _every(err), None
         except Exception as err:  # a bug must not stop the preview; show it where the author looks
             where = traceback.extract_tb(err.__traceback__)[-1]
-            return None, (), (f"internal error: {type(err).__name__}: {err} ({where.filename}:{where.lineno})", "Please report this with the issue file."), None
+            return None, (), ((f"internal error: {type(err).__name__}: {err} ({where.filename}:{where.lineno})", "Please report this with the issue file."),), None
         if run.message is None or run.compiled is None:
-            return None, run.findings, (run.error.message, run.error.hint) if run.error else ("build failed", None), None
+            return None, run.findings, _every(run.error) if run.error else (("build failed", None),), None
         m = run.message
         email = Email(parseaddr(m.from_)[0] or m.from_, m.subject, run.compiled.issue.preheader, m.html, m.text)
-        return email, run.findings, None, run.readability
+        return email, run.findings, (), run.readability
 
     def wait_for_change(self, version: int, timeout: float) -> int | None:
         """The new version once it differs from ``version``; None on timeout or when closing."""
@@ -126,6 +128,11 @@ class Preview:
             return p in (issue, config) or (templates in p.parents and p.suffix in (".j2", ".mjml", ".txt", ".html"))
 
         return sorted(f for f in folders if f.is_dir()), relevant
+
+
+def _every(err: NewsletterError) -> tuple[tuple[str, str | None], ...]:
+    """(message, hint) of each problem the build found: an issue file reports all of them at once."""
+    return tuple((e.message, e.hint) for e in (err.all() if isinstance(err, IssueError) else (err,)))
 
 
 def watch(preview: Preview, stop: threading.Event, watching: threading.Event) -> None:
@@ -169,14 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events()
         if path == "/":
             inbox = (email.sender, email.subject, email.preheader) if email else None
-            page = render_page(version=state.version, built_at=state.built_at, inbox=inbox, text=email.text if email else None, findings=state.findings, error=state.error, readability=state.readability)
+            page = render_page(version=state.version, built_at=state.built_at, inbox=inbox, text=email.text if email else None, findings=state.findings, errors=state.errors, readability=state.readability)
             return self._send(200, "text/html", page)
         if path == "/preview.css":
             return self._send(200, "text/css", CSS)
         if path == "/preview.js":
             return self._send(200, "text/javascript", JS)
         if path == "/state.json":
-            body = {"version": state.version, "ok": state.error is None, "error": state.error, "findings": [asdict(f) for f in state.findings], "readability": _summary(state.readability)}
+            body = {"version": state.version, "ok": state.error is None, "error": state.error, "errors": state.errors, "findings": [asdict(f) for f in state.findings], "readability": _summary(state.readability)}
             return self._send(200, "application/json", json.dumps(body))
         variants = {"/email.html": framed, "/email-dark.html": force_dark, "/email-inverted.html": inverted}
         if path in variants and email is not None:
