@@ -97,7 +97,7 @@ def test_issues_lists_state_date_and_send_counts_newest_first(project, people, s
     result = invoke("issues")
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if re.search(r"20\d\d-\d\d-\d\d", line)]
-    assert "2027-01-later" in rows[0] and "draft" in rows[0] or "ready" in rows[0]
+    assert "2027-01-later" in rows[0] and ("draft" in rows[0] or "ready" in rows[0])
     sent_row = next(r for r in rows if SLUG in r)
     assert " sent " in sent_row and "3 of 3" in sent_row
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", sent_row)  # local time to the second
@@ -131,3 +131,18 @@ def test_status_shows_local_times_and_says_what_each_state_means(project, people
     assert re.search(r"accepted\s+the provider took the message", result.output)
     assert re.search(r"pending\s+not sent yet: run the same send command to continue", result.output)
     assert "unknown " not in result.output.split("sending")[-1]  # only states that have recipients are explained
+
+
+def test_issues_shows_who_approved_and_an_approval_the_file_has_outgrown(project, settings):
+    from conftest import approve
+
+    later = later_issue(project)
+    approve(settings, later, reviewer="Dr. B. Okafor")
+    approve(settings, ISSUE, reviewer="Dr. C. Lind")
+    edited = (project / ISSUE).read_text(encoding="utf-8").replace("evidence", "findings", 1)
+    (project / ISSUE).write_text(edited, encoding="utf-8")
+    result = invoke("issues")
+    assert result.exit_code == 0, result.output
+    rows = {slug: line for line in result.output.splitlines() for slug in ("2027-01-later", SLUG) if slug in line}
+    assert "Dr. B. Okafor" in rows["2027-01-later"] and "changed since" not in rows["2027-01-later"]
+    assert "changed since Dr. C. Lind" in rows[SLUG]

@@ -1,4 +1,4 @@
-"""``newsletter issues``: every issue file with its state, date and what its send did."""
+"""``newsletter issues``: every issue file with its state, date, approval and what its send did."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from . import app, out_console, run_guarded, state
 
 @app.command()
 def issues() -> None:
-    """List every issue (newest first) with its state, date and send counts; any command takes
+    """List every issue (newest first) with its state, date, approval and send counts; any command takes
     the slug shown here, or `latest`, in place of the file name."""
     from rich.table import Table
 
@@ -18,16 +18,16 @@ def issues() -> None:
     if not files:
         out_console().print(f"No issues in {settings.issues_dir} yet. Create one with: newsletter new \"TITLE\"", markup=False)
         return
-    sends = _sends(settings.database, [f.slug for f in files])
+    sends, approved = _ledger_facts(settings, files)
     named_apart = any(f.path.stem != f.slug for f in files)  # the file column only when it adds something
     table = Table(show_header=True, header_style="bold")
-    for column in ("slug", "date", "state", "sent", "recipients", *(["file"] if named_apart else [])):
+    for column in ("slug", "date", "state", "approved", "sent", "recipients", *(["file"] if named_apart else [])):
         # Nothing is cut: a long slug folds onto a second line, the short columns never wrap.
         table.add_column(column, justify="right" if column == "recipients" else "left", overflow="fold", no_wrap=column in ("date", "sent", "recipients"))
     for f in files:
         send, counts = sends.get(f.slug, (None, {}))
         table.add_row(
-            f.slug, f.issue.date.isoformat() if f.issue else "", _state(f, send, counts),
+            f.slug, f.issue.date.isoformat() if f.issue else "", _state(f, send, counts), approved.get(f.slug, ""),
             _sent_when(send), f"{counts.get('accepted', 0):,} of {sum(counts.values()):,}" if send else "",
             *([f.path.name] if named_apart else []),
         )
@@ -37,24 +37,38 @@ def issues() -> None:
             out_console().print(f"{f.path.name}: {f.problem.message}", markup=False)
 
 
-def _sends(database, slugs: list[str]) -> dict:
-    """slug -> (send record, counts by state) for the issues the ledger has; no database file
-    means nothing was sent yet (and listing issues does not create one)."""
-    if not database.exists():
-        return {}
+def _ledger_facts(settings, files) -> tuple[dict, dict]:
+    """slug -> (send record, counts by state) for the issues the ledger has, and slug -> what
+    the approval says; no database file means nothing was sent or approved yet (and listing
+    issues does not create one)."""
+    if not settings.database.exists():
+        return {}, {}
     from ..store import ledger
     from ..store.db import open_db
 
-    conn = run_guarded(open_db, database)
+    conn = run_guarded(open_db, settings.database)
     try:
-        found = {}
-        for slug in slugs:
-            send = ledger.find_send(conn, slug)
+        sends, approved = {}, {}
+        for f in files:
+            send = ledger.find_send(conn, f.slug)
             if send is not None:
-                found[slug] = (send, ledger.counts(conn, send))
-        return found
+                sends[f.slug] = (send, ledger.counts(conn, send))
+            if f.issue is not None:
+                approved[f.slug] = _approval(f.issue, settings, conn)
+        return sends, approved
     finally:
         conn.close()
+
+
+def _approval(issue, settings, conn) -> str:
+    """The reviewer when the approval matches the file as it is now; 'changed since NAME' when
+    it was edited after; empty when never approved."""
+    from ..send.approval import approval_state
+
+    approval = run_guarded(approval_state, issue, settings, conn)
+    if approval.approval is None:
+        return ""
+    return approval.reviewer or f"changed since {approval.approval.reviewer}"
 
 
 def _state(f, send, counts: dict) -> str:
