@@ -273,3 +273,17 @@ def test_the_web_version_says_reviewed_by_the_approval_never_the_front_matter(pr
         assert f"Reviewed by {REVIEWER}." in text and "Not Asked" not in text
     finally:
         conn.close()
+
+
+def test_status_shows_the_approval_and_whether_it_matches_the_current_content(project, people):
+    before = invoke("status", SAMPLE_ISSUE)
+    assert f'Approval  none: a real send needs newsletter approve {SAMPLE_ISSUE} --reviewer "NAME"' in before.output
+    assert "has not been sent yet" in before.output  # and the ledger's part says so, as before
+    approve(load_settings(project / "newsletter.toml"))
+    assert invoke("send", SAMPLE_ISSUE).exit_code == 0
+    now = invoke("status", SAMPLE_ISSUE)
+    assert now.exit_code == 0, now.output
+    assert re.search(rf"^Approval  {re.escape(REVIEWER)} at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d .*: matches the current content$", now.output, re.M), now.output
+    edit(project, "randomized 90 adults", "randomized 91 adults")
+    changed = invoke("status", SAMPLE_ISSUE)
+    assert "changed since: the body (from line" in changed.output and "refused until it is approved again" in changed.output

@@ -76,8 +76,9 @@ def status(
     settings = run_guarded(state.settings)
     slug = _slug(issue)
     conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
-    report = run_guarded(send_status, conn, slug, limit=None if all_rows else 200)
     console = out_console()
+    _print_approval(console, issue, slug, settings, conn)
+    report = run_guarded(send_status, conn, slug, limit=None if all_rows else 200)
     completed = f"  completed {_local_time(report.send.completed_at)}" if report.send.completed_at else "  not completed"
     console.print(f"[bold]{slug}[/]  provider {report.send.provider}  started {_local_time(report.send.created_at)}{completed}")
     console.print(_counts_table(report.counts))
@@ -109,6 +110,15 @@ def _sync_first(settings, conn, provider: str) -> None:
         _stop_interrupted("Interrupted during the suppression sync: nothing was sent.")
     if report is not None:
         say_sync(report)
+
+
+def _print_approval(console, issue: Path, slug: str, settings, conn) -> None:
+    """The issue's sign-off: who, when, and whether it matches the file as it is now."""
+    from ..send.approval import approval_summary
+
+    approval, verdict = run_guarded(approval_summary, issue, slug, settings, conn)
+    who = f"{approval.reviewer} at {_local_time(approval.approved_at)}: " if approval else ""
+    console.print(f"Approval  {who}{verdict}", markup=False)
 
 
 def _slug(issue: Path) -> str:

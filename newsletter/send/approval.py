@@ -145,6 +145,20 @@ def require_approval(state: ApprovalState, provider: str) -> Finding | None:
     raise SendError(f"{where}: {what}", hint=hint)
 
 
+def approval_summary(issue_path: Path, slug: str, settings: Settings, conn) -> tuple[Approval | None, str]:
+    """For ``status``: the issue's latest approval and how it stands against the file as it is
+    now ("matches the current content", or what changed); a slug without its file is not compared."""
+    latest = approvals.latest(conn, slug)
+    if latest is None:
+        return None, f'none: a real send needs newsletter approve {issue_path} --reviewer "NAME"'
+    if not (issue_path.suffix == ".md" and issue_path.is_file()):
+        return latest, "not compared (the issue's file is not here)"
+    state = approval_state(load_issue(issue_path), settings, conn)
+    if state.current:
+        return latest, "matches the current content"
+    return latest, "changed since: " + ", ".join(c for c, _ in state.changes()) + " (a real send is refused until it is approved again)"
+
+
 def prefix_for_test_send(state: ApprovalState) -> str:
     """Test sends go out before approval; their subject says whether the content is approved."""
     return APPROVED_TEST_PREFIX if state.current else UNAPPROVED_TEST_PREFIX
