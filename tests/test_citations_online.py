@@ -228,3 +228,42 @@ def test_a_bad_crossref_setting_is_reported_when_the_config_loads(project):
     with pytest.raises(ConfigError) as err:
         set_checks(project, 'crossref_api = "api.crossref.org"\ncrossref_mailto = "not an address"')
     assert "crossref_api" in err.value.message and "crossref_mailto" in err.value.message
+
+
+@pytest.fixture
+def trickling_crossref():
+    """A server that sends its headers at once, without a length, then its body a byte every
+    0.05 s (far below the read timeout), for far longer than the deadline; sets ``cut`` when
+    the client shuts the connection part-way."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    cut, done = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+            for byte in b'{"message": {"title": ["' + b"x" * 2000:
+                if done.wait(0.05):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    cut.set()
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], cut
+    done.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_record_trickled_without_a_length_is_cut_off_at_the_deadline(trickling_crossref):
+    port, cut = trickling_crossref
+    answer = citations.fetch_record(f"http://127.0.0.1:{port}/works/", "10.1234/match", 5.0, citations.USER_AGENT, deadline=0.5)
+    assert answer == "Crossref gave no complete answer within 0.5 s"
+    assert cut.wait(30), "the server went on sending: the deadline did not shut the connection"

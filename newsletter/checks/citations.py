@@ -9,13 +9,14 @@ Crossref does not know, or an answer that does not come, is a warning that says 
 compared. Standard library only (docs/architecture.md).
 
 Politeness, as Crossref asks: a User-Agent naming the tool and, with ``[checks] crossref_mailto``,
-an address to reach; two requests at a time; the check's timeout on every request; each DOI
-asked once per run.
+an address to reach; two requests at a time; the check's timeout on every read and ``DEADLINE`` on each DOI's whole
+exchange (watched_http.py); each DOI asked once per run.
 """
 
 from __future__ import annotations
 
 import difflib
+import http.client
 import json
 import re
 import socket
@@ -29,11 +30,14 @@ from urllib.parse import quote
 
 from ..build.markdown import URL_RE
 from ..models import Finding, Reference
+from ..watchdog import Watch
 from .content import DOI_RE, DOI_TEXT_RE, DOI_URL_RE
 from .context import Context, finding
+from .watched_http import watched_opener
 
 WORKERS = 2
 USER_AGENT = "newsletter-citecheck/0.1 (preflight check of references)"
+DEADLINE = 30.0  # seconds for one DOI's record in all, however slowly it trickles
 TITLE_MATCH = 0.85  # difflib ratio of the title against the closest stretch of the reference
 YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 TAG_RE = re.compile(r"<[^>]+>")
@@ -76,13 +80,31 @@ def cited_dois(references: tuple[Reference, ...]) -> Iterator[tuple[Reference, s
                 yield ref, doi
 
 
-def fetch_record(base: str, doi: str, timeout: float, agent: str) -> Record | str:
-    """Crossref's record for the DOI, or a short reason why there is none."""
-    url = base + quote(doi, safe="/:;()._-")
-    request = urllib.request.Request(url, headers={"User-Agent": agent, "Accept": "application/json"})
+def fetch_record(base: str, doi: str, timeout: float, agent: str, deadline: float = DEADLINE) -> Record | str:
+    """Crossref's record for the DOI, or a short reason why there is none. ``timeout`` bounds
+    each read, ``deadline`` the whole exchange (a server trickling its answer is cut off)."""
+    watch = Watch(deadline)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
+        body = _get(watch, base + quote(doi, safe="/:;()._-"), timeout, agent)
+    finally:
+        watch.stop()
+    if watch.expired:
+        return f"Crossref gave no complete answer within {deadline:g} s"
+    if isinstance(body, str):
+        return body
+    try:
+        return parse_record(json.loads(body))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "Crossref's answer was not the JSON of a work"
+
+
+def _get(watch: Watch, url: str, timeout: float, agent: str) -> bytes | str:
+    """The body at ``url``, or a short reason why there is none."""
+    request = urllib.request.Request(url, headers={"User-Agent": agent, "Accept": "application/json"})
+    watch.start()
+    try:
+        with watched_opener(watch).open(request, timeout=timeout) as response:
+            return response.read()
     except urllib.error.HTTPError as err:
         return "Crossref has no record of it: a DOI registered elsewhere, such as DataCite, cannot be compared" if err.code == 404 else f"Crossref answered HTTP {err.code}"
     except (TimeoutError, socket.timeout):
@@ -91,12 +113,8 @@ def fetch_record(base: str, doi: str, timeout: float, agent: str) -> Record | st
         if isinstance(err.reason, (TimeoutError, socket.timeout)):
             return f"Crossref did not answer within {timeout:g} s"
         return f"Crossref could not be reached: {getattr(err.reason, 'strerror', None) or err.reason}"
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, http.client.HTTPException) as err:
         return f"Crossref could not be reached: {err}"
-    try:
-        return parse_record(json.loads(body))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return "Crossref's answer was not the JSON of a work"
 
 
 def parse_record(data: dict[str, Any]) -> Record:

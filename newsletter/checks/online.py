@@ -30,6 +30,7 @@ from ..watchdog import Watch
 from .citations import check_citations
 from .content import DOI_RE, DOI_TEXT_RE, DOI_URL_RE
 from .context import Context, finding
+from .watched_http import watched_opener
 
 CACHE_NAME = ".linkcache.json"
 CACHE_TTL = 24 * 3600
@@ -98,37 +99,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _Watching:
-    """A handler whose every connection is watched by the URL's deadline."""
-
-    def __init__(self, watch: Watch) -> None:
-        super().__init__()
-        self.watch = watch
-
-    def watched(self, connection_class):
-        def connect(host, **kwargs):
-            conn = connection_class(host, **kwargs)
-            self.watch.attach(conn)
-            return conn
-
-        return connect
-
-
-class _WatchedHTTP(_Watching, urllib.request.HTTPHandler):
-    def http_open(self, req):
-        return self.do_open(self.watched(http.client.HTTPConnection), req)
-
-
-class _WatchedHTTPS(_Watching, urllib.request.HTTPSHandler):
-    def https_open(self, req):
-        return self.do_open(self.watched(http.client.HTTPSConnection), req, context=self._context)
-
-
 def _probe(target: Target, timeout: float, deadline: float = DEADLINE) -> str | None:
     """None when the URL works, else a short reason."""
     watch = Watch(deadline)
-    handlers = [_WatchedHTTP(watch), _WatchedHTTPS(watch)] + ([_NoRedirect()] if target.kind == "doi" else [])
-    opener = urllib.request.build_opener(*handlers)
+    opener = watched_opener(watch, *([_NoRedirect()] if target.kind == "doi" else []))
     watch.start()
     try:
         problem = _request(opener, target.url, "HEAD", timeout)
