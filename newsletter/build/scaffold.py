@@ -10,10 +10,22 @@ from ..config import Settings
 from ..errors import IssueError
 from .issue import slugify
 
+# What the scaffold writes for the writer to replace: checks/readiness.py refuses a ready issue
+# that still has any of it.
+PLACEHOLDER_PREHEADER = "One or two sentences that summarise this issue (40-130 characters)."
+PLACEHOLDER_BODY = (
+    "## A section heading",
+    "Optional: two to four one-line takeaways",
+    "Write the issue here.",
+    "Cite studies with footnotes like this.",
+    "Author A, Author B. Title of the study.",
+    "https://doi.org/10.xxxx/xxxxx",
+)
+
 TEMPLATE = """---
 title: {title}
 subject: {title}
-preheader: "One or two sentences that summarise this issue (40-130 characters)."
+preheader: "{placeholder_preheader}"
 date: {date}
 slug: {slug}
 authors: ["Kairos Wellness Collective research team"]
@@ -49,7 +61,7 @@ def new_issue(title: str, on: str | None, settings: Settings, today: date) -> Pa
         raise IssueError(f"{path}: already exists", hint="Choose another title, or edit the existing file.")
     settings.issues_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(  # the title as a JSON string is valid double-quoted YAML; keep "café", not "caf\u00e9"
-        TEMPLATE.format(title=json.dumps(title.strip(), ensure_ascii=False), date=issue_date.isoformat(), slug=slug, month=f"{issue_date:%B %Y}"),
+        TEMPLATE.format(placeholder_preheader=PLACEHOLDER_PREHEADER, title=json.dumps(title.strip(), ensure_ascii=False), date=issue_date.isoformat(), slug=slug, month=f"{issue_date:%B %Y}"),
         encoding="utf-8",
     )
     return path

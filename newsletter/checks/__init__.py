@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Callable
 
 from ..build.issue import load_issue
 from ..build.pipeline import sample_message
@@ -28,8 +29,9 @@ from .footnotes import scan_footnotes
 from .links import check_links
 from .message import check_message, check_spam, spamassassin_available
 from .readability import Readability, readability_findings, score
+from .readiness import PriorSend, check_readiness
 
-__all__ = ["CheckRun", "check_issue", "run_checks", "spamassassin_available", "spamassassin_wanted", "contrast_ratio", "CheckOptions"]
+__all__ = ["CheckRun", "PriorSend", "check_issue", "run_checks", "spamassassin_available", "spamassassin_wanted", "contrast_ratio", "CheckOptions"]
 LOCATED_RE = re.compile(r"^(?P<where>\S.*?(?::\d+)?): (?P<what>.+)$", re.S)
 
 
@@ -40,12 +42,14 @@ def check_issue(
     eml: bytes | None = None,
     online: bool = False,
     spamassassin: bool = True,
+    prior: PriorSend | None = None,
 ) -> list[Finding]:
     """All preflight findings for a compiled issue, errors first.
 
     Without ``eml`` the sample recipient's message is built and checked. No network unless
     ``online``; SpamAssassin (when installed, a second or two) runs unless ``spamassassin`` is
-    False or ``[checks] spamassassin = false``.
+    False or ``[checks] spamassassin = false``. ``prior``: the ledger's send of this slug, if any
+    (the caller reads it: checks/ opens no database).
     """
     options = load_options(settings)
     if eml is None:
@@ -55,7 +59,7 @@ def check_issue(
         message = sample_message(compiled, settings)
         html, text = html or message.html, text or message.text
     ctx = make_context(compiled, settings, options, html, text, eml)
-    findings = [*check_content(ctx), *check_links(ctx), *check_accessibility(ctx), *check_message(ctx)]
+    findings = [*check_content(ctx), *check_readiness(ctx, prior), *check_links(ctx), *check_accessibility(ctx), *check_message(ctx)]
     if spamassassin and options.spamassassin:
         findings += check_spam(eml)
     if online:
@@ -85,7 +89,7 @@ class CheckRun:
         return any(f.severity == "error" for f in self.findings)
 
 
-def run_checks(issue_path: Path, settings: Settings, *, online: bool = False, spamassassin: bool = True) -> CheckRun:
+def run_checks(issue_path: Path, settings: Settings, *, online: bool = False, spamassassin: bool = True, prior: Callable[[str], PriorSend | None] | None = None) -> CheckRun:
     """Load, render and check an issue file. Build errors become error findings, and footnote
     problems are reported together with everything else (see footnotes.py)."""
     try:
@@ -96,7 +100,7 @@ def run_checks(issue_path: Path, settings: Settings, *, online: bool = False, sp
     except (IssueError, TemplateError) as err:
         every = err.all() if isinstance(err, IssueError) else (err,)  # every problem of the file at once
         return CheckRun(findings=tuple(error_finding(e) for e in every), error=err)
-    findings = check_issue(compiled, settings, online=online, spamassassin=spamassassin)
+    findings = check_issue(compiled, settings, online=online, spamassassin=spamassassin, prior=prior(issue.slug) if prior else None)
     report, readability = _readability(compiled, settings)
     return CheckRun(findings=tuple(_ordered([*footnote_findings, *findings, *readability])), compiled=compiled, message=message, readability=report)
 

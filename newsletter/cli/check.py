@@ -28,7 +28,7 @@ def check(
     from ..checks import run_checks, spamassassin_available, spamassassin_wanted
 
     settings = run_guarded(state.settings)
-    result = run_guarded(lambda: run_checks(issue, settings, online=online, spamassassin=spamassassin))
+    result = run_guarded(lambda: run_checks(issue, settings, online=online, spamassassin=spamassassin, prior=_prior_send(settings)))
     findings = result.findings
     if format is Format.json:
         typer.echo(json.dumps([asdict(f) for f in findings], indent=2, ensure_ascii=False))
@@ -42,6 +42,26 @@ def check(
             report_error(result.error)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _prior_send(settings):
+    """The ledger's send of a slug (readiness.slug-sent); no database file: nothing was sent,
+    and a check creates none."""
+    def prior(slug: str):
+        if not settings.database.exists():
+            return None
+        from ..checks import PriorSend
+        from ..store import ledger
+        from ..store.db import open_db
+
+        conn = open_db(settings.database)
+        try:
+            send = ledger.find_send(conn, slug)
+        finally:
+            conn.close()
+        return PriorSend(send.subject, send.created_at) if send else None
+
+    return prior
 
 
 def _summary(findings) -> str:

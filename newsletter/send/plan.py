@@ -94,7 +94,7 @@ def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[st
     compiled, approval = compile_for_send(request.issue_path, settings, conn)
     issue = compiled.issue
     _refuse_draft(issue)
-    warnings = _preflight(compiled, settings, approval)
+    warnings = _preflight(compiled, settings, approval, ledger.find_send(conn, issue.slug))
     provider = request.provider or settings.provider
     unapproved = require_approval(approval, provider)  # raises, except for the outbox
     if unapproved is not None:
@@ -123,11 +123,12 @@ def _refuse_draft(issue: Issue) -> None:
         raise SendError(f"{issue.path}:{issue.key_lines.get('status', 1)}: the issue is a draft", hint="Set 'status: ready' in the front matter when it may go out, or send yourself a copy with --test EMAIL.")
 
 
-def _preflight(compiled: CompiledIssue, settings: Settings, approval: ApprovalState) -> list[Finding]:
+def _preflight(compiled: CompiledIssue, settings: Settings, approval: ApprovalState, existing: SendRecord | None) -> list[Finding]:
     """Errors refuse the send, except those the approving reviewer accepted (kept as warnings)."""
-    from ..checks import check_issue
+    from ..checks import PriorSend, check_issue
 
-    findings = [_accepted(f, approval) if is_accepted(f, approval) else f for f in check_issue(compiled, settings)]
+    prior = PriorSend(existing.subject, existing.created_at) if existing else None
+    findings = [_accepted(f, approval) if is_accepted(f, approval) else f for f in check_issue(compiled, settings, prior=prior)]
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         first = errors[0]
