@@ -62,7 +62,7 @@ document.getElementById('email').addEventListener('load', function () {
     return new Set(Array.from(a.getClientRects()).map(function (r) { return Math.round(r.top); })).size;
   });
   var box = document.querySelector('.nl-key-box'), title = document.querySelector('h1');
-  out.keyBox = box ? {top: box.getBoundingClientRect().top, width: box.getBoundingClientRect().width, belowTitle: box.getBoundingClientRect().top > title.getBoundingClientRect().bottom} : null;
+  out.keyBox = box ? {top: box.getBoundingClientRect().top, width: box.getBoundingClientRect().width, belowTitle: box.getBoundingClientRect().top > title.getBoundingClientRect().bottom, words: box.textContent.split(/\s+/).length} : null;
   var ref = document.querySelector('li[id^="ref-"]');
   out.refFontSize = ref ? getComputedStyle(ref).fontSize : null;
   window.document.body.setAttribute('data-result', JSON.stringify(out));
@@ -131,4 +131,5 @@ def test_the_december_issue_leads_with_its_key_points_box(project, settings, tmp
     result = measure(filled(render_issue(load_issue(issue), settings)), settings.name, tmp_path)
     assert result["scrollWidth"] <= 375 and result["broken"] == [], result
     box = result["keyBox"]
-    assert box and box["belowTitle"] and box["top"] < 600 and 300 <= box["width"] <= 330, box  # first thing after the masthead, inside the column
+    assert box and box["words"] < 80, box  # its three points, not the intro after them
+    assert box["belowTitle"] and box["top"] < 600 and 300 <= box["width"] <= 330, box  # first thing after the masthead, inside the column

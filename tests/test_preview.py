@@ -176,12 +176,15 @@ def test_phone_view_has_no_horizontal_overflow_and_shows_the_subject(server):
 
 @pytest.mark.browser
 @needs_chromium
-def test_snapshot_writes_three_pngs(project, monkeypatch):
+def test_snapshot_writes_five_pngs(project, monkeypatch):
     monkeypatch.setenv("NEWSLETTER_CHROMIUM", CHROMIUM)
     paths = take_snapshots(ISSUE, project / "newsletter.toml", project / "shots", NO_INTERNET)
-    assert [p.name for p in paths] == ["desktop.png", "phone.png", "dark.png"]
-    widths = {p.name: struct.unpack(">II", p.read_bytes()[16:24])[0] for p in paths}
-    assert widths == {"desktop.png": 680, "phone.png": 375, "dark.png": 680}
+    assert [p.name for p in paths] == ["desktop.png", "phone.png", "dark.png", "phone-dark.png", "preview.png"]
+    sizes = {p.name: struct.unpack(">II", p.read_bytes()[16:24]) for p in paths}
+    assert {name: w for name, (w, h) in sizes.items()} == {"desktop.png": 680, "phone.png": 375, "dark.png": 680, "phone-dark.png": 375, "preview.png": 1280}
+    assert sizes["preview.png"][1] == 1000 and sizes["phone.png"][1] > 2000  # the page's first screen; the whole email
+    cut = take_snapshots(ISSUE, project / "newsletter.toml", project / "cut", NO_INTERNET, max_height=900)
+    assert {struct.unpack(">II", p.read_bytes()[16:24])[1] for p in cut if p.name != "preview.png"} == {900}
     assert all(os.path.getsize(p) > 10_000 for p in paths)
 
 

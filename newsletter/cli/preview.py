@@ -16,7 +16,10 @@ def preview(
     issue: Path = issue_argument(),
     port: int = typer.Option(8025, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
     no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Write desktop.png, phone.png and dark.png to this folder with headless Chromium, then exit."),
+    snapshot: Optional[Path] = typer.Option(
+        None, "--snapshot", help="Write desktop.png, phone.png, dark.png, phone-dark.png and preview.png to this folder with headless Chromium, then exit."
+    ),
+    snapshot_height: int = typer.Option(16000, "--snapshot-height", min=200, max=16000, help="With --snapshot: cut each email screenshot to its top this many px."),
 ) -> None:
     """Preview an issue at desktop and phone widths, in dark mode and as plain text, with its
     preflight findings; the page reloads whenever the issue, a template or newsletter.toml changes."""
@@ -25,7 +28,7 @@ def preview(
 
     config_path = run_guarded(lambda: state.settings().path)
     if snapshot is not None:
-        paths = run_guarded(lambda: take_snapshots(issue, config_path, snapshot))
+        paths = run_guarded(lambda: take_snapshots(issue, config_path, snapshot, max_height=snapshot_height))
         for path in paths:
             typer.echo(f"Wrote {path}")
         return

@@ -15,8 +15,16 @@ from .server import PreviewError, open_preview
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_TIMEOUT = 60
-SHOTS = (("desktop.png", "/email.html", 680, "desktop"), ("phone.png", "/email.html", 375, "phone"), ("dark.png", "/email-dark.html", 680, "desktop"))
+# (file, route, width, the preview page's view whose measured height it takes; None: PREVIEW_HEIGHT)
+SHOTS = (
+    ("desktop.png", "/email.html", 680, "desktop"),
+    ("phone.png", "/email.html", 375, "phone"),
+    ("dark.png", "/email-dark.html", 680, "desktop"),
+    ("phone-dark.png", "/email-dark.html", 375, "dark"),
+    ("preview.png", "/", 1280, None),
+)
 MAX_HEIGHT = 16_000
+PREVIEW_HEIGHT = 1000  # the preview page's first screen: the findings, then the views side by side
 
 
 def find_chromium() -> str:
@@ -52,8 +60,9 @@ def dump_dom(exe: str, url: str, *extra: str, timeout: float = CHROMIUM_TIMEOUT)
     return run.stdout.decode("utf-8", "replace")
 
 
-def take_snapshots(issue_path: Path, config_path: Path, out_dir: Path, *extra: str) -> list[Path]:
-    """Write desktop.png, phone.png and dark.png of the email, each as tall as the email."""
+def take_snapshots(issue_path: Path, config_path: Path, out_dir: Path, *extra: str, max_height: int = MAX_HEIGHT) -> list[Path]:
+    """Write desktop.png, phone.png, dark.png and phone-dark.png of the email, each as tall as the
+    email up to ``max_height`` px (its top part, e.g. for a README), and preview.png of the page."""
     exe = find_chromium()
     server = open_preview(issue_path, config_path, port=0, watch_files=False)
     try:
@@ -67,7 +76,7 @@ def take_snapshots(issue_path: Path, config_path: Path, out_dir: Path, *extra: s
         with tempfile.TemporaryDirectory(prefix="newsletter-shots-") as tmp:
             jobs = []
             for name, route, width, view in SHOTS:
-                height = min(heights.get(view, 3000) + 40, MAX_HEIGHT)
+                height = min(heights.get(view, 3000) + 40 if view else PREVIEW_HEIGHT, max_height, MAX_HEIGHT)
                 command = chromium_command(exe, Path(tmp) / name, f"--window-size={width},{height}", f"--screenshot={out_dir / name}", *extra, server.url.rstrip("/") + route)
                 jobs.append((out_dir / name, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
             for path, job in jobs:
