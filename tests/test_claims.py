@@ -117,3 +117,30 @@ def test_spacy_is_imported_only_when_the_claims_check_runs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    "risky, careful",
+    [
+        # a hedge governs its own clause only
+        ("If you're unsure, here's our answer: this treatment will work for you.", "If the results hold up, this treatment may work for you."),
+        # a yes/no question asks; a negative question asserts
+        ("Isn't it better than any antidepressant?", "Is it better than any antidepressant?"),
+        # a promise about how we work is not a promised outcome
+        ("We promise you will feel better.", "We promise that a nurse will explain the risks before any treatment."),
+        # a quotation we report hearing is not adopted
+        ('"It cured me" - we can do that for you too.', '"It cured me" is something we hear from patients, but trials have not shown it.'),
+        # "best-studied" describes the evidence
+        ("We offer the best depression treatment in Leeds.", "Talking therapy is the best-studied treatment for PTSD."),
+    ],
+)
+def test_scope_rules_leave_careful_writing_alone_and_still_catch_the_claim(risky, careful):
+    assert claims_in_markdown(risky) != []
+    assert claims_in_markdown(careful) == []
+
+
+def test_a_list_under_a_warning_is_criticism_item_by_item():
+    warned = "Red flags to watch for in an advert:\n\n- guaranteed results\n- no side effects\n"
+    plain = "What we offer:\n\n- guaranteed results\n- no side effects\n"
+    assert claims_in_markdown(warned) == []
+    assert {c.category for c in claims_in_markdown(plain)} == {"guarantee", "safety"}

@@ -24,6 +24,7 @@ QUOTED_RE = re.compile(r'"[^"]*(?:"|$)|“[^”]*(?:”|$)|‘[^’]*(?:’|$)|(
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 SKIP_LINE_RE = re.compile(r"^\s*(\[\^[^\]]+\]:|\[[^\]]+\]:\s*\S|\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$|<!--.*-->\s*$)")
 BLOCK_START_RE = re.compile(r"^\s*(#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|\|)")
+LIST_ITEM_RE = re.compile(r"^\s*(?:>\s?)*(?:[-*+]|\d{1,3}[.)])\s+")
 LINE_PREFIX_RE = re.compile(r"^\s*(?:>\s?)*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+)?")
 INLINE = (
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
@@ -63,6 +64,7 @@ class Block:
     """A paragraph, list item, heading or table row of prose, with the line each piece came from."""
 
     pieces: tuple[tuple[int | None, str], ...]
+    item: bool = False  # a list item: a warning that leads into the list ("Watch for:") covers it
 
     @property
     def text(self) -> str:
@@ -100,11 +102,11 @@ def issue_blocks(source: Source) -> list[Block]:
 def markdown_blocks(lines: Iterable[tuple[int | None, str]]) -> list[Block]:
     blocks: list[Block] = []
     current: list[tuple[int | None, str]] = []
-    fenced = in_footnote = False
+    fenced = in_footnote = item = False
 
     def close() -> None:
         if current:
-            blocks.append(Block(tuple(current)))
+            blocks.append(Block(tuple(current), item))
             current.clear()
 
     for line, raw in lines:
@@ -127,6 +129,9 @@ def markdown_blocks(lines: Iterable[tuple[int | None, str]]) -> list[Block]:
         in_footnote = False
         if BLOCK_START_RE.match(raw) or raw.lstrip().startswith("#"):
             close()
+            item = bool(LIST_ITEM_RE.match(raw))
+        elif not current:
+            item = False
         text = clean(LINE_PREFIX_RE.sub("", raw, count=1))
         if text:
             current.append((line, text))
@@ -150,8 +155,13 @@ def find_claims(blocks: Sequence[Block], extra_phrases: Sequence[str] = ()) -> l
     nlp = _pipeline()
     matcher, officials = _matchers(tuple(extra_phrases))
     out: list[Claim] = []
+    warned_list = False  # the list under "Three things to watch for:" is criticism, item by item
     for block, doc in zip(blocks, nlp.pipe(b.text for b in blocks), strict=True):
         _lower_lemmas(doc, nlp)
+        if not block.item:
+            warned_list = _leads_a_warning(doc)
+        elif warned_list:
+            continue
         masked = {i for _, s, e in officials(doc) for i in range(s, e)}
         by_sentence: dict[tuple[int, str], Claim] = {}
         for match_id, start, end in sorted(matcher(doc), key=lambda m: (m[1], m[2])):
@@ -168,6 +178,14 @@ def find_claims(blocks: Sequence[Block], extra_phrases: Sequence[str] = ()) -> l
     return out
 
 
+def _leads_a_warning(doc: Any) -> bool:
+    """A block that ends with a colon and warns ("Red flags:", "Watch for clinics that:")."""
+    if not doc.text.rstrip().endswith(":"):
+        return False
+    last = list(doc.sents)[-1]
+    return _criticism([t.lemma_ for t in last], " " + " ".join(t.lower_ for t in last) + " ")
+
+
 def claims_in_markdown(text: str) -> list[Claim]:
     """The claims of a Markdown fragment (a paragraph of the corpus, a line of the bench)."""
     return find_claims(markdown_blocks(enumerate(text.splitlines(), 1)))
@@ -177,15 +195,19 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     lemmas = [t.lemma_ for t in sent]
     words = " " + " ".join(t.lower_ for t in sent) + " "
     outside = [t.lemma_ for t in sent if not span.start <= t.i < span.end]
-    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent):
+    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _asks(sent):
         return False
     if _attributed(span, sent, lemmas, words):
         return False
-    if rule.hedgeable and (R.HEDGES.intersection(outside) or any(f" {p} " in words for p in R.HEDGE_PHRASES)):
+    if rule.hedgeable and _hedged(span, sent):
+        return False
+    if rule.category == "guarantee" and _about_process(span, sent):
         return False
     if rule.study_context_ok and R.STUDY_CONTEXT.intersection(outside) and not R.FIRST_PERSON.intersection(lemmas):
         return False
     if rule.name == "promise" and span.end < sent.end and span.doc[span.end].lower_ == "only":  # "we promise only to explain"
+        return False
+    if rule.name == "the-best" and _evidence_compound(span):
         return False
     if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
         return False
@@ -196,15 +218,50 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     return True
 
 
+def _hedged(span: Any, sent: Any) -> bool:
+    """A hedge in the claim's own clause: the sentence up to or from a colon, semicolon, dash or
+    "but" that separates it from the claim does not count."""
+    doc = span.doc
+    start = next((i + 1 for i in range(span.start - 1, sent.start - 1, -1) if doc[i].lower_ in R.HEDGE_SCOPE_END), sent.start)
+    end = next((i for i in range(span.end, sent.end) if doc[i].lower_ in R.HEDGE_SCOPE_END), sent.end)
+    clause = [t for t in doc[start:end] if not span.start <= t.i < span.end]
+    words = " " + " ".join(t.lower_ for t in doc[start:end]) + " "
+    return bool(R.HEDGES.intersection(t.lemma_ for t in clause)) or any(f" {p} " in words for p in R.HEDGE_PHRASES)
+
+
+def _evidence_compound(span: Any) -> bool:
+    """"the best-studied treatment" describes the evidence, not a ranking of treatments."""
+    return any(t.lower_ == "-" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ in R.EVIDENCE_COMPOUNDS for t in span)
+
+
+def _negative_question(sent: Any) -> bool:
+    words = [t.lower_ for t in sent if not t.is_space]
+    return len(words) > 2 and words[-1] == "?" and words[0] in R.QUESTION_LEADS and words[1] == "n't"
+
+
+def _asks(sent: Any) -> bool:
+    """A yes/no question ("Is it safe?"), not a negative or "did you know" one, which asserts."""
+    words = [t.lower_ for t in sent if not t.is_space]
+    if len(words) < 3 or words[-1] != "?" or words[0] not in R.QUESTION_LEADS:
+        return False
+    return words[1] != "n't" and words[1:3] != ["you", "know"]
+
+
+def _about_process(span: Any, sent: Any) -> bool:
+    """A promise or refund about how we work ("we promise to explain the risks"), with no outcome."""
+    lemmas = {t.lemma_ for t in sent}
+    return bool(R.PROCESS_WORDS.intersection(lemmas)) and not R.OUTCOME_WORDS.intersection(lemmas)
+
+
 def _quoted(span: Any, sent: Any, words: str) -> bool:
     """Inside quotation marks, unless we adopt the quote as our own ("'I was cured' - that is what
-    our treatment can do")."""
+    our treatment can do"); a quote we report hearing ("a line we hear a lot") is not adopted."""
     a, b = span.start_char - sent.start_char, span.end_char - sent.start_char
     quotes = [m for m in QUOTED_RE.finditer(sent.text)]
     if not any(m.start() <= a and b <= m.end() for m in quotes):
         return False
-    rest = QUOTED_RE.sub(" ", sent.text).lower().split()
-    return not R.FIRST_PERSON.intersection(w.strip(".,;:!?") for w in rest)
+    rest = {w.strip(".,;:!?") for w in QUOTED_RE.sub(" ", sent.text).lower().split()}
+    return not R.FIRST_PERSON.intersection(rest) or bool(R.ATTRIBUTION.intersection(rest))
 
 
 def _criticism(outside: list[str], words: str) -> bool:
@@ -235,6 +292,7 @@ def _negated(span: Any, sent: Any) -> bool:
             return False
         nxt = doc[i + 1].lower_ if i + 1 < len(doc) else ""
         pseudo = i + 1 < span.start and (t.lower_, nxt) in R.PSEUDO_NEGATION  # "not only", but "no wonder drug" is negated
+        pseudo = pseudo or (i == sent.start + 1 and _negative_question(sent))  # "Isn't it better than...?" asserts
         if (t.lemma_ in R.NEGATION or t.lower_ in R.NEGATION) and not pseudo:
             return True
         if any(f"{t.lower_} {nxt}" == p for p in R.NEGATION_PHRASES):

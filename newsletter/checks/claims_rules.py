@@ -80,10 +80,10 @@ RULES: tuple[Rule, ...] = (
     Rule("guarantee", "guarantee", "error", ("guarantee", "=guaranteed", "money back", "refund", "rest assured", "be assured", "is assured", "ensure|ensures you"),
          "guarantees a result no one can guarantee", "'some people improve; we will talk through what the studies show'", hedgeable=False),
     Rule("promise", "guarantee", "error", ("promise",), "promises a result", "'some people improve; we cannot promise that you will'", needs="speaker", hedgeable=False),
-    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "give you your life back", "feel better in|within #", "we will|'ll get|make you better|well", "will be gone|history|over", "or it 's|is free", "or your money back"),
+    Rule("you-will", "guarantee", "warning", ("you will|'ll feel|be|wake|see|notice|never|get|sleep|find|walk|leave", "your ~ will lift|disappear|vanish|go|end|fade", "you be certain|sure|bound|guaranteed to", "you can count|rely on", "give you your life back", "feel better in|within #", "we will|'ll get|make you better|well", "will be gone|history|over", "or it 's|is free", "or your money back"),
          "promises the reader a result", "'some participants reported …'", hedgeable=False),
     # --- advice to change medication or care
-    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean off? them", "come|get off ~ " + MEDS + "|them", "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
+    Rule("stop-meds", "advice", "error", ("stop|quit|taper|switch|ditch|discontinue|halve|wean|skip|cancel|reduce|cut|replace|forget off|from|down|out? ~ " + MEDS + "|" + CARE, "stop|quit|taper|ditch|discontinue|wean|skip off? =taking|using? them|these|those", "come|get off ~ " + MEDS + "|them", "throw away|out ~ " + MEDS, "leave ~ " + MEDS + " behind"),
          "tells readers to change their medication or care", "'talk to your prescriber before changing any medicine'", needs="imperative", hedgeable=False),
     Rule("no-need", "advice", "error", ("do|does|will|wo n't|not need ~ " + CARE + "|" + MEDS + "|them", "no longer need ~ " + CARE + "|" + MEDS, "no need for|to ~ " + CARE + "|" + MEDS, "instead of your|taking ~ " + MEDS + "|" + CARE, "do n't|not bother with ~ " + MEDS + "|" + CARE, "forget about ~ " + MEDS + "|" + CARE),
          "tells readers they do not need their treatment or clinician", "'this treatment was given alongside …, not instead of it'", hedgeable=False),
@@ -92,25 +92,26 @@ RULES: tuple[Rule, ...] = (
     Rule("replaces-care", "advice", "warning", ("=replaces|replaced|replace ~ year|month of? ~ " + CARE + "|" + MEDS + "|session", "why keep pay|take|see ~ " + CARE + "|" + MEDS),
          "presents a treatment as a replacement for care the reader has", "'was given alongside …, not instead of it'", hedgeable=False),
     # --- predictions presented as fact
-    Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize|reschedule|allow|lift"),
+    Rule("agency-will", "prediction", "error", (AGENCY + " will|'ll|wo approve|authorise|authorize|legalise|legalize|cover|reschedule|allow|follow|lift|say", AGENCY + " be|are go to approve|cover|authorise|authorize|legalise|legalize|reschedule|allow|lift|pay|fund|reimburse"),
          "states a regulator's or payer's future decision as fact", "'the FDA has not said when it will decide'"),
     Rule("will-be", "prediction", "error", ("will soon|definitely|certainly|surely|undoubtedly? be the? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|lift|offer|standard|prescribe|norm|future",),
          "states a future approval or availability as fact", "'could become available if regulators approve it'"),
-    Rule("certain", "prediction", "error", ("set|poised|due|sure|certain to be approve|legal|legalise|legalize|available|cover|authorise|authorize", "approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
+    Rule("certain", "prediction", "error", ("set|poised|due|sure|certain|bound to be? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|pay|fund|reimburse", "approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
          "presents a future decision as certain", "'no decision has been announced'"),
     Rule("will-become", "prediction", "warning", ("will soon|definitely|certainly|surely? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow", "every|all ~ will prescribe|offer|use|recommend|provide", "be come to your|a ~ clinic|pharmacy|hospital|gp|doctor"), "states what the future holds as fact", "'may', 'could', or who predicts it"),
     # --- unqualified superiority
     Rule("better-than", "superiority", "error", ("better|effective|superior|stronger|faster|powerful|well than|to ~ " + COMPARATORS, "twice|thrice as well|effective|good as ~ " + COMPARATORS, "superior to any|all|every|ssri|ssris|antidepressant|other"),
          "says it beats other treatments without a head-to-head trial", "'in one trial it did better than placebo; it has not been compared with …'", study_context_ok=True),
     Rule("outperform", "superiority", "warning", ("outperform|outdo|beat|surpass|trump", "gold -? standard", "=gold-standard", "ahead of any|all|every|other", "why settle for"), "says it beats other treatments", "name the comparison the trial made (usually placebo)", study_context_ok=True),
-    Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way|antidepressant|medicine|drug", "most effective|powerful|successful ~ ever", "the best|#1 treatment|therapy|option|way|cure", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "nothing ~ compare to|with", "no other ~ come close"),
+    Rule("the-best", "superiority", "error", ("the|our most effective|powerful|successful treatment|therapy|option|way|antidepressant|medicine|drug", "most effective|powerful|successful ~ ever", "the best|#1 treatment|therapy|option|way|cure", "the|our best ~ treatment|therapy|clinic|care|infusion|programme|program|antidepressant|medicine", "=number one|#1 treatment|therapy", "the only ~ that ~ work", "nothing work well|faster|better", "nothing ~ compare to|with", "no other ~ come close", "nothing|=nobody beat|rival|outperform|top|match"),
          "calls it the best or the only treatment", "'one of the options studied for …'", study_context_ok=True),
     # --- borrowed authority
-    Rule("proven", "authority", "error", ("clinically|scientifically|medically prove|validate|test", "research|science|study ~ prove", "science be settle", "validate by science"),
+    Rule("proven", "authority", "error", ("clinically|scientifically|medically prove|validate|test", "research|researcher|science|scientist|study ~ prove", "science be settle", "validate by science"),
          "claims proof or validation that the evidence does not give", "cite the study and say what it found", hedgeable=False),
     Rule("approved-by", "authority", "error", ("doctor|physician|psychiatrist|expert|scientist - approve|recommend|endorse|back|trust", "=doctor-approved|doctor-recommended"),
          "borrows the authority of doctors for a product", "name who reviewed what, and cite the guideline if there is one", hedgeable=False),
-    Rule("backed-by", "authority", "warning", ("approve|back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional", "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist|neuroscientist|researcher agree|recommend|confirm"),
+    Rule("backed-by", "authority", "warning", ("approve|back|endorse|recommend|trust|develop|validate by ~ science|research|doctor|expert|neuroscientist|psychiatrist|thousand|professional",
+                                                 "endorse|back|recommend|trust|champion by ~ " + AGENCY, "science - back", "=as featured|seen in", "expert|doctor|psychiatrist|scientist|neuroscientist|researcher have? agree|recommend|confirm|trust|endorse|choose|prefer"),
          "leans on unnamed experts or 'science'", "name the source and what it found"),
 )
 
@@ -131,7 +132,7 @@ HEDGE_PHRASES = ("too early", "too soon", "open question", "not known", "remains
 ATTRIBUTION = {
     "say", "tell", "write", "report", "state", "argue", "claim", "call", "describe", "tout", "market", "advertise", "bill", "label", "allege",
     "promote", "headline", "advert", "advertisement", "ad", "tabloid", "press", "marketing", "slogan", "influencer", "promotional",
-    "website", "spokesperson", "according", "caption", "brochure",
+    "website", "spokesperson", "according", "caption", "brochure", "hear", "quote",
 }
 ATTRIBUTION_PHRASES = ("so-called", "so - called")
 CRITICISM = {
@@ -142,7 +143,19 @@ CRITICISM = {
 CRITICISM_PHRASES = (
     "any provider", "any clinic", "any website", "any company", "anyone who", "anyone that", "clinics that", "clinics which", "clinics who",
     "providers that", "providers who", "websites that", "no study supports", "does not support", "do not support", "red flag", "watch out",
+    "watch for", "look out for", "warning sign",
 )
+# A hedge or a condition governs its own clause: it stops at these (a colon ends "if that sounds like
+# you, here's the good news: it will work for you").
+HEDGE_SCOPE_END = {";", ":", "—", "–", "but", "however"}
+# A yes/no question asks rather than claims ("Is psilocybin more effective than SSRIs?"), unless it is
+# a negative or "did you know" question, which asserts.
+QUESTION_LEADS = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "might", "may"}
+# A promise or refund about how we work, not about an outcome ("we promise to explain the risks",
+# "our refund policy covers cancelled appointments").
+PROCESS_WORDS = {"explain", "discuss", "listen", "answer", "honest", "screen", "monitor", "review", "respect", "confidential", "privacy", "history", "appointment", "cancel", "cancellation", "booking", "deposit", "fee", "policy", "reschedule", "consultation"}
+OUTCOME_WORDS = {"better", "well", "relief", "result", "cure", "recover", "recovery", "remission", "heal", "free", "work", "improve", "change", "symptom", "life", "outcome", "happy", "happier", "benefit", "effect"}
+EVIDENCE_COMPOUNDS = {"studied", "researched", "known", "understood", "tested", "documented", "established", "evidenced"}  # "best-studied"
 FIRST_PERSON = {"we", "our", "us", "i", "my", "ours", "me"}
 SPEAKERS = FIRST_PERSON | {"you", "your"}
 STUDY_CONTEXT = {"trial", "study", "placebo", "participant", "compare", "versus", "vs", "group", "arm", "week", "author", "paper", "publish", "review", "meta", "analysis", "found", "find", "report", "dose", "cohort", "sample"}
