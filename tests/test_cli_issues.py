@@ -146,3 +146,14 @@ def test_issues_shows_who_approved_and_an_approval_the_file_has_outgrown(project
     rows = {slug: line for line in result.output.splitlines() for slug in ("2027-01-later", SLUG) if slug in line}
     assert "Dr. B. Okafor" in rows["2027-01-later"] and "changed since" not in rows["2027-01-later"]
     assert "changed since Dr. C. Lind" in rows[SLUG]
+
+
+def test_a_narrow_terminal_lists_each_issue_as_a_block_with_its_slug_whole(project, people):
+    later_issue(project, slug="2027-01-ketamine-assisted-psychotherapy-long-name")
+    assert invoke("send", ISSUE).exit_code == 0
+    result = CliRunner().invoke(app, ["issues"], terminal_width=60, env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "2027-01-ketamine-assisted-psychotherapy-long-name" in lines and SLUG in lines
+    sent = lines[lines.index(SLUG) + 1]
+    assert "state: sent" in sent and "recipients: 3 of 3" in sent

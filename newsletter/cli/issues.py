@@ -9,8 +9,6 @@ from . import app, out_console, run_guarded, state
 def issues() -> None:
     """List every issue (newest first) with its state, date, approval and send counts; any command takes
     the slug shown here, or `latest`, in place of the file name."""
-    from rich.table import Table
-
     from ..build.issue_index import issue_files
 
     settings = run_guarded(state.settings)
@@ -20,21 +18,44 @@ def issues() -> None:
         return
     sends, approved = _ledger_facts(settings, files)
     named_apart = any(f.path.stem != f.slug for f in files)  # the file column only when it adds something
-    table = Table(show_header=True, header_style="bold")
-    for column in ("slug", "date", "state", "approved", "sent", "recipients", *(["file"] if named_apart else [])):
-        # Nothing is cut: a long slug folds onto a second line, the short columns never wrap.
-        table.add_column(column, justify="right" if column == "recipients" else "left", overflow="fold", no_wrap=column in ("date", "sent", "recipients"))
-    for f in files:
-        send, counts = sends.get(f.slug, (None, {}))
-        table.add_row(
-            f.slug, f.issue.date.isoformat() if f.issue else "", _state(f, send, counts), approved.get(f.slug, ""),
-            _sent_when(send), f"{counts.get('accepted', 0):,} of {sum(counts.values()):,}" if send else "",
-            *([f.path.name] if named_apart else []),
-        )
-    out_console().print(table)
+    columns = ("slug", "date", "state", "approved", "sent", "recipients", *(["file"] if named_apart else []))
+    rows = [_row(f, sends, approved, named_apart) for f in files]
+    console = out_console()
+    if _table_width(columns, rows) <= console.width:
+        console.print(_table(columns, rows))
+    else:  # a narrow terminal: a slug split across lines cannot be copied, so one issue per block
+        for row in rows:
+            console.print(row[0], markup=False, style="bold")
+            console.print("  " + "  ".join(f"{name}: {value}" for name, value in zip(columns[1:], row[1:], strict=True) if value), markup=False)
     for f in files:
         if f.problem:
             out_console().print(f"{f.path.name}: {f.problem.message}", markup=False)
+
+
+def _row(f, sends: dict, approved: dict, named_apart: bool) -> list[str]:
+    send, counts = sends.get(f.slug, (None, {}))
+    return [
+        f.slug, f.issue.date.isoformat() if f.issue else "", _state(f, send, counts), approved.get(f.slug, ""),
+        _sent_when(send), f"{counts.get('accepted', 0):,} of {sum(counts.values()):,}" if send else "",
+        *([f.path.name] if named_apart else []),
+    ]
+
+
+def _table_width(columns, rows) -> int:
+    """The width of the table with no cell wrapped: content, one space each side, the rules."""
+    widest = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    return sum(widest) + 3 * len(columns) + 1
+
+
+def _table(columns, rows):
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for column in columns:
+        table.add_column(column, justify="right" if column == "recipients" else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _ledger_facts(settings, files) -> tuple[dict, dict]:
