@@ -132,10 +132,36 @@ def test_spacy_is_imported_only_when_the_claims_check_runs():
         ('"It cured me" - we can do that for you too.', '"It cured me" is something we hear from patients, but trials have not shown it.'),
         # "best-studied" describes the evidence
         ("We offer the best depression treatment in Leeds.", "Talking therapy is the best-studied treatment for PTSD."),
+        # a sanction or complaint about promising something reports the claim
+        ("We promise guaranteed healing from psilocybin.", "Regulators have fined retreat operators for promising guaranteed healing."),
+        # "appear" meaning "show up" hedges nothing; "appear to" does
+        ("It helps virtually all patients, and results appear from the first session.", "It appears to help virtually all patients in small trials."),
     ],
 )
 def test_scope_rules_leave_careful_writing_alone_and_still_catch_the_claim(risky, careful):
     assert claims_in_markdown(risky) != []
+    assert claims_in_markdown(careful) == []
+
+
+@pytest.mark.parametrize(
+    "risky, careful, category",
+    [
+        # permanence: for life, lasting/permanent solution, never ... again
+        ("Veterans have put PTSD behind them for life.", "Whether the benefit lasts for life is unknown.", "cure"),
+        ("It offers a lasting solution to depression.", "There is no lasting solution to depression yet.", "cure"),
+        ("After one round you will never need help again.", "It is unclear whether anyone would never need help again.", "cure"),
+        # universal quantifiers over patients
+        ("Every single veteran in our programme has seen their PTSD lift.", "Not every patient responds.", "efficacy"),
+        ("It helps virtually all patients with anxiety.", "It may help nearly all patients with mild symptoms, early trials suggest.", "efficacy"),
+        ("Nearly every client of ours recovers.", "Not nearly every client recovers.", "efficacy"),
+        # the future as fact
+        ("Ketamine clinics are about to become as common as pharmacies.", "The FDA is expected to decide by June.", "prediction"),
+        ("The next phase 3 trial is going to confirm what we already know.", "Whether the next trial is going to confirm this is an open question.", "prediction"),
+        ("Psilocybin is set to change psychiatry.", "Researchers are about to start a phase 3 trial.", "prediction"),
+    ],
+)
+def test_general_phrasings_of_permanence_universality_and_prediction(risky, careful, category):
+    assert category in {c.category for c in claims_in_markdown(risky)}
     assert claims_in_markdown(careful) == []
 
 

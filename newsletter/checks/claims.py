@@ -197,7 +197,7 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     outside = [t.lemma_ for t in sent if not span.start <= t.i < span.end]
     if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _asks(sent):
         return False
-    if _attributed(span, sent, lemmas, words):
+    if _attributed(span, sent, lemmas, words) or _reported_sanction(span, sent):
         return False
     if rule.hedgeable and _hedged(span, sent):
         return False
@@ -224,9 +224,30 @@ def _hedged(span: Any, sent: Any) -> bool:
     doc = span.doc
     start = next((i + 1 for i in range(span.start - 1, sent.start - 1, -1) if doc[i].lower_ in R.HEDGE_SCOPE_END), sent.start)
     end = next((i for i in range(span.end, sent.end) if doc[i].lower_ in R.HEDGE_SCOPE_END), sent.end)
-    clause = [t for t in doc[start:end] if not span.start <= t.i < span.end]
+    clause = [t for t in doc[start:end] if not span.start <= t.i < span.end and not _shows_up(t)]
     words = " " + " ".join(t.lower_ for t in doc[start:end]) + " "
     return bool(R.HEDGES.intersection(t.lemma_ for t in clause)) or any(f" {p} " in words for p in R.HEDGE_PHRASES)
+
+
+def _shows_up(t: Any) -> bool:
+    """"results appear from the first session": "appear" meaning "show up" hedges nothing."""
+    if t.lemma_ != "appear":
+        return False
+    nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
+    return nxt is None or nxt.is_punct or nxt.lower_ in R.NOT_HEDGING_AFTER_APPEAR
+
+
+def _reported_sanction(span: Any, sent: Any) -> bool:
+    """A sanction or complaint reported about the claim ("fined operators for promising guaranteed
+    healing"): a sanction word, then within the window "for|over|after" and a claiming verb, before the claim."""
+    doc = span.doc
+    for i in range(sent.start, span.start):
+        if doc[i].lemma_ not in R.SANCTIONS and doc[i].lower_ not in R.SANCTIONS:
+            continue
+        for j in range(i + 1, min(span.start, i + R.SANCTION_WINDOW) + 1):
+            if doc[j].lower_ in R.SANCTION_LINKS and j + 1 < len(doc) and doc[j + 1].lower_ in R.CLAIMING:
+                return True
+    return False
 
 
 def _evidence_compound(span: Any) -> bool:

@@ -51,9 +51,10 @@ RULES: tuple[Rule, ...] = (
     Rule("heal", "cure", "warning", ("=heal|heals|healed",), "says the treatment heals a condition", "'eased symptoms for some participants'"),
     Rule("erase", "cure", "warning", ("erase|eradicate|eliminate|banish|wipe|end|resolve|conquer|defeat ~ " + CONDITIONS,), "says a condition is erased or ended", "'reduced … in some participants'"),
     Rule("reverse", "cure", "warning", ("reverse|undo|repair ~ damage|effect|depression|trauma",), "says the treatment reverses damage", "'was associated with changes in …' and cite the study"),
-    Rule("permanent", "cure", "error", ("for good", "once and for all", "=permanently", "permanent fix|cure|relief|solution|reset|change|end", "=never come|comes|came|return|returned|returns back?"),
+    Rule("permanent", "cure", "error", ("for good", "for life", "once and for all", "=permanently", "permanent fix|cure|relief|solution|reset|change|end",
+                                    "long -? =lasting fix|cure|relief|solution|recovery|remission|end", "=lasting|lifelong|durable fix|cure|relief|solution|recovery|remission|end", "=never come|comes|came|return|returned|returns back?"),
          "says the effect is permanent, but follow-up in these trials lasted months", "'in the 12 months of follow-up' or 'symptoms returned for some'"),
-    Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel", "=never have|having|feel|suffer another|again"),
+    Rule("vanish", "cure", "warning", (CONDITIONS + " ~ vanish|disappear|evaporate", "say goodbye to", "=forever", "never again suffer|feel", "=never have|having|feel|suffer another|again", "=never need|needs|suffer|struggle|relapse|worry|return ~ again"),
          "says a condition goes away for good", "'symptoms eased for some participants during the trial'"),
     Rule("free-of", "cure", "warning", ("=free of|from ~ " + CONDITIONS, CONDITIONS + " - free", "=trauma-free|depression-free|anxiety-free|ptsd-free|pain-free"), "says people end up free of a condition", "'no longer met the criteria for … at the end of the trial'"),
     # --- absolute safety
@@ -71,7 +72,7 @@ RULES: tuple[Rule, ...] = (
     # --- universal or numeric efficacy
     Rule("works-for-all", "efficacy", "error", ("work|effective|help for|in everyone|everybody|anyone|all|every", "work every time", "help|work|benefit everyone|everybody|anyone", "=never fails|fail", "will work for you", "work|effective for|in # %"),
          "says it works for everyone; in every trial some people did not respond", "'about N in 10 participants responded in the trial'"),
-    Rule("all-patients", "efficacy", "warning", ("every single one", "=nearly|almost|virtually all patient|people|client", "every patient|client", "whatever your diagnosis", "everyone|everybody|anyone who ~ feel|get|improve|recover|benefit|respond|heal", "work for all type"),
+    Rule("all-patients", "efficacy", "warning", ("every single one", "=nearly|almost|virtually all|every patient|people|person|client|veteran|sufferer|customer|user|one", "every single? patient|client|veteran|sufferer|customer|person", "whatever your diagnosis", "everyone|everybody|anyone who ~ feel|get|improve|recover|benefit|respond|heal", "work for all type"),
          "says (nearly) every patient benefits", "give the trial's figure with its comparison group"),
     Rule("hundred-percent", "efficacy", "error", ("100 % success|effective|of|response|result|remission", "100 percent"), "claims a 100% result, which no trial has reported", "'X% of participants responded in the trial, against Y% on placebo'"),
     Rule("numeric", "efficacy", "error", ("# in|out of? #", "success rate", "relapse rate : ? zero|0", "# % of our", "# % ~ symptom - free", "# % ~ remission|recover|cure"),
@@ -99,6 +100,9 @@ RULES: tuple[Rule, ...] = (
     Rule("certain", "prediction", "error", ("set|poised|due|sure|certain|bound to be? approve|legal|legalise|legalize|available|cover|authorise|authorize|reschedule|pay|fund|reimburse", "approval|decision|legalisation|legalization be certain|inevitable|guarantee|assured", "matter of time", "done deal", "coming in #"),
          "presents a future decision as certain", "'no decision has been announced'"),
     Rule("will-become", "prediction", "warning", ("will soon|definitely|certainly|surely? replace|become|confirm|prove|transform|revolutionise|revolutionize|end|follow", "every|all ~ will prescribe|offer|use|recommend|provide", "be come to your|a ~ clinic|pharmacy|hospital|gp|doctor"), "states what the future holds as fact", "'may', 'could', or who predicts it"),
+    Rule("going-to", "prediction", "warning", ("be =going|about|set|bound|poised to approve|confirm|become|replace|transform|prove|revolutionise|revolutionize|overtake|legalise|legalize|reshape|upend",
+                                                  "be =going|about|set|bound|poised to change ~ psychiatry|medicine|everything|field|care|treatment|world|psychotherapy"),
+         "states what the future holds as fact", "'may', 'could', or who predicts it"),
     # --- unqualified superiority
     Rule("better-than", "superiority", "error", ("better|effective|superior|stronger|faster|powerful|well than|to ~ " + COMPARATORS, "twice|thrice as well|effective|good as ~ " + COMPARATORS, "superior to any|all|every|ssri|ssris|antidepressant|other"),
          "says it beats other treatments without a head-to-head trial", "'in one trial it did better than placebo; it has not been compared with …'", study_context_ok=True),
@@ -145,6 +149,14 @@ CRITICISM_PHRASES = (
     "providers that", "providers who", "websites that", "no study supports", "does not support", "do not support", "red flag", "watch out",
     "watch for", "look out for", "warning sign",
 )
+# A report of a sanction or complaint about someone's claim ("regulators fined operators for promising
+# guaranteed healing") is criticism of the claim: a sanction word, then "for|over|after" and a claiming verb.
+SANCTIONS = {"fine", "sanction", "penalise", "penalize", "prosecute", "sue", "ban", "reprimand", "censure", "charge", "complaint", "crackdown", "investigation", "lawsuit", "rebuke", "order"}
+SANCTION_LINKS = {"for", "over", "after", "about"}
+CLAIMING = {"promising", "claiming", "advertising", "marketing", "offering", "selling", "making", "telling", "suggesting", "implying", "saying", "touting", "promoting", "using"}
+SANCTION_WINDOW = 8
+# "appear" and "seem" hedge ("appears to work"), not where they mean "show up" ("results appear from the first session").
+NOT_HEDGING_AFTER_APPEAR = {"from", "in", "on", "at", "within", "after", "during", "by", "overnight", "immediately", "quickly", "fast", "straight"}
 # A hedge or a condition governs its own clause: it stops at these (a colon ends "if that sounds like
 # you, here's the good news: it will work for you").
 HEDGE_SCOPE_END = {";", ":", "—", "–", "but", "however"}
