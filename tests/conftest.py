@@ -103,6 +103,22 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+# --- subscribers -------------------------------------------------------------------------------
+
+def add_readers(settings, count: int, prefix: str = "p", *, named: bool = True) -> None:
+    """``count`` active subscribers ``p0@example.com``… (first names ``P0``… when ``named``) in
+    the settings' database."""
+    from newsletter.store import subscribers
+    from newsletter.store.db import open_db
+
+    conn = open_db(settings.database)
+    try:
+        for i in range(count):
+            subscribers.add(conn, f"{prefix}{i}@example.com", source="test", first_name=f"{prefix.upper()}{i}" if named else "")
+    finally:
+        conn.close()
+
+
 # --- approvals (a real send requires one) -------------------------------------------------------
 
 SAMPLE_ISSUE = "issues/2026-11-mdma-assisted-therapy.md"

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REVIEWER, SAMPLE_ISSUE, approve
+from conftest import REVIEWER, SAMPLE_ISSUE, add_readers, approve
 from fakes.postmark import FakePostmark
 from newsletter.build.issue import load_issue
 from newsletter.cli import app
 from newsletter.config import load_settings
 from newsletter.errors import SendError
 from newsletter.send.approval import approval_state, require_approval
-from newsletter.store import approvals, subscribers
+from newsletter.store import approvals
 from newsletter.store.db import migrate, open_db
 
 TOKEN = "approval-token-7"
@@ -29,10 +29,7 @@ SLUG = "2026-11-mdma-assisted-therapy"
 
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
-    for i in range(3):
-        subscribers.add(conn, f"r{i}@example.com", source="test", first_name=f"R{i}")
-    conn.close()
+    add_readers(settings, 3, prefix="r")
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import add_readers
 from newsletter.cli import app
-from newsletter.store import subscribers
-from newsletter.store.db import open_db
 
 SLUG = "2026-11-mdma-assisted-therapy"
 ISSUE = f"issues/{SLUG}.md"
@@ -22,10 +21,7 @@ ISSUE = f"issues/{SLUG}.md"
 
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
-    for i in range(3):
-        subscribers.add(conn, f"p{i}@example.com", source="test", first_name=f"P{i}")
-    conn.close()
+    add_readers(settings, 3)
 
 
 def invoke(*args: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import add_readers
 from fakes.postmark import FakePostmark
 from fakes.server import Fault
 from newsletter.cli import app
@@ -79,10 +80,7 @@ def test_the_percent_encoded_form_is_redacted() -> None:
 
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
-    for i in range(29):
-        subscribers.add(conn, f"p{i}@example.com", source="test", first_name=f"P{i}")
-    conn.close()
+    add_readers(settings, 29)
 
 
 def use_postmark(project: Path, fake: FakePostmark) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from typer.testing import CliRunner
 
+from conftest import add_readers
 from fakes.postmark import FakePostmark
 from fakes.server import Fault
 from newsletter.cli import app
@@ -111,10 +112,7 @@ def test_sync_for_a_provider_without_a_suppression_list(project):
 
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
-    for i in range(4):
-        subscribers.add(conn, f"p{i}@example.com", source="test")
-    conn.close()
+    add_readers(settings, 4, named=False)
 
 
 def test_send_syncs_first_so_a_suppressed_address_is_not_planned(project, settings, people, monkeypatch):
