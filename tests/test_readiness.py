@@ -43,7 +43,8 @@ def with_body(project: Path, body: str, *, slug: str | None = None, name: str = 
     front = re.sub(r"^date: .*$", "date: 2027-03-01", front, flags=re.M)
     if slug:
         front += f"\nslug: {slug}"
-    references = old_body[old_body.index("[^1]:"):] if "[^1]:" in old_body else ""
+    reference = next(line for line in old_body.splitlines() if line.startswith("[^mitchell2021]:"))
+    references = reference.replace("[^mitchell2021]:", "[^1]:")  # the body cites [^1]: a defined footnote
     path = project / "issues" / name
     path.write_text(f"{front}\n---\n{body}\n\nAs the trial reported.[^1]\n\n{references}", encoding="utf-8")
     return path.relative_to(project)
@@ -86,6 +87,7 @@ def test_link_and_image_syntax_that_did_not_parse_is_named_at_its_line(project):
 def test_careful_writing_has_no_readiness_findings(project):
     assert findings(ISSUE) == []
     assert findings(with_body(project, "## Background\n\nTwo trials ran [in 2023] and one in 2024 (see below).")) == []
+    assert findings(with_body(project, "## Background\n\nTwo trials ran.[^1] (Both were small.)")) == []  # a footnote mark before a parenthesis
 
 
 def test_a_slug_that_is_not_the_file_name_is_refused(project):

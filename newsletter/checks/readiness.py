@@ -99,7 +99,8 @@ def _raw_markdown(ctx: Context, severity: Severity) -> list[Finding]:
 
 
 def _is_citation_mark(raw: str) -> bool:
-    return bool(re.fullmatch(r"\[\d{1,3}\]", raw))
+    """A rendered footnote mark ("[1]") that happens to stand before a parenthesis."""
+    return bool(re.match(r"\[\d{1,3}\]", raw))
 
 
 def _headings(ctx: Context) -> Iterator[tuple[int, int, str]]:
