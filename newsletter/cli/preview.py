@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -32,19 +34,35 @@ def preview(
         for path in paths:
             typer.echo(f"Wrote {path}")
         return
-    server = run_guarded(lambda: open_preview(issue, config_path, port=port))
-    typer.echo(f"Previewing {issue} at {server.url}  (Ctrl+C to stop)")
-    current = server.preview.state
-    for message, _hint in current.errors:
-        typer.echo(f"Build error (shown in the page): {message}")
-    if not no_open and not _browser_opened(server.url):
-        typer.echo(f"No browser could be opened here: open {server.url} in a browser yourself (on this machine, or through an SSH tunnel).")
+    with _ctrl_c_sets() as stopped:
+        server = run_guarded(lambda: open_preview(issue, config_path, port=port))
+        try:
+            _announce(server, issue, open_browser=not no_open and not stopped.is_set())
+            stopped.wait()
+            typer.echo("Stopped.")
+        finally:
+            server.close()
+
+
+@contextmanager
+def _ctrl_c_sets():
+    """Ctrl+C sets an event instead of raising KeyboardInterrupt wherever the main thread happens to
+    be: raised between two lines (after the server started, before the cleanup was armed), it left
+    the server's threads running and the process hanging."""
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stopped.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        typer.echo("Stopped.")
+        yield stopped
     finally:
-        server.close()
+        signal.signal(signal.SIGINT, previous)
+
+
+def _announce(server, issue: Path, *, open_browser: bool) -> None:
+    typer.echo(f"Previewing {issue} at {server.url}  (Ctrl+C to stop)")
+    for message, _hint in server.preview.state.errors:
+        typer.echo(f"Build error (shown in the page): {message}")
+    if open_browser and not _browser_opened(server.url):
+        typer.echo(f"No browser could be opened here: open {server.url} in a browser yourself (on this machine, or through an SSH tunnel).")
 
 
 def _browser_opened(url: str) -> bool:
