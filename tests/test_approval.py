@@ -21,7 +21,7 @@ from newsletter.config import load_settings
 from newsletter.errors import SendError
 from newsletter.send.approval import approval_state, require_approval
 from newsletter.store import approvals
-from newsletter.store.db import migrate, open_db
+from newsletter.store.db import open_db
 
 TOKEN = "approval-token-7"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -244,15 +244,6 @@ def test_a_test_send_before_approval_says_so_in_its_subject(project):
 
 
 # --- the store --------------------------------------------------------------------------------
-
-
-def test_a_migration_numbered_below_the_highest_applied_is_still_applied(tmp_path):
-    conn = open_db(tmp_path / "db.sqlite")
-    conn.execute("DROP TABLE provider_events")
-    conn.execute("DELETE FROM schema_version WHERE version = 4")  # as if 4 landed after 6
-    migrate(conn)
-    assert conn.execute("SELECT COUNT(*) FROM provider_events").fetchone()[0] == 0
-    assert {r[0] for r in conn.execute("SELECT version FROM schema_version")} >= {1, 2, 3, 4, 6}
 
 
 def test_the_web_version_says_reviewed_by_the_approval_never_the_front_matter(project, settings):

@@ -292,17 +292,16 @@ def test_a_forgotten_address_stays_out_under_another_secret(tmp_path: Path, monk
 
 
 def version_4_database(path: Path, legacy_digests: list[str]) -> None:
-    """A database as the code before migration 5 left it, with erasure hashes in it."""
-    from newsletter.store.db import _statements
-    from newsletter.store.schema import MIGRATIONS
+    """A database as the code before migration 5 left it, with erasure hashes in it, upgraded
+    by `newsletter db upgrade` (store/migrate.py)."""
+    from legacy_schema import legacy_database
 
-    with sqlite3.connect(path) as raw:
-        raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT 'then')")
-        for version, description, sql in MIGRATIONS[:4]:
-            for statement in _statements(sql):
-                raw.execute(statement)
-            raw.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description))
-        raw.executemany("INSERT INTO forgotten (email_hash, forgotten_at) VALUES (?, 'then')", [(d,) for d in legacy_digests])
+    from newsletter.store.migrate import upgrade_sqlite
+
+    raw = legacy_database(path, versions=range(1, 5))
+    raw.executemany("INSERT INTO forgotten (email_hash, forgotten_at) VALUES (?, 'then')", [(d,) for d in legacy_digests])
+    raw.close()
+    upgrade_sqlite(path, busy_timeout=5)
 
 
 def hmac_hex(key: bytes, text: str) -> str:
@@ -319,7 +318,7 @@ def test_hashes_made_with_the_secret_before_migration_5_are_still_honoured(tmp_p
     version_4_database(database, [hmac_hex(b"the-old-secret", ZOE)])
     monkeypatch.setenv("NEWSLETTER_SECRET", "the-old-secret")
     conn = open_db(database)
-    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] >= 5
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] >= "0005"
     assert [tuple(r) for r in conn.execute("SELECT keyed_by FROM forgotten")] == [("legacy",)]
     report = import_file(conn, write_list(tmp_path / "list.csv"), dry_run=True)
     assert (report.counts.kept_suppressed, report.counts.added) == (1, 1)

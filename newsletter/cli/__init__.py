@@ -156,6 +156,7 @@ from . import approve as _approve  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
 from . import build as _build  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
+from . import db as _db  # noqa: E402,F401
 from . import issues as _issues  # noqa: E402,F401
 from . import preview as _preview  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
@@ -163,7 +164,7 @@ from . import serve as _serve  # noqa: E402,F401
 from . import subscribers as _subscribers  # noqa: E402,F401
 
 # `--help` lists commands in the order a month's work uses them (command groups come after).
-WORKFLOW = ("issues", "new", "build", "preview", "check", "approve", "send", "status", "serve", "archive", "subscribers")
+WORKFLOW = ("issues", "new", "build", "preview", "check", "approve", "send", "status", "serve", "archive", "db", "subscribers")
 
 
 def _workflow_rank(info) -> int:

@@ -1,4 +1,4 @@
-"""SQLite connection, transactions and schema migrations.
+"""SQLite connection, transactions, and the schema check on opening.
 
 Callers use ``open_db`` and ``transaction``; nothing outside ``store/`` writes SQL, so another
 database could replace this module without touching them.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from ..errors import StoreError
-from .schema import MIGRATIONS
+from . import migrate
 
 T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT = 30.0  # seconds; [storage] busy_timeout_seconds
@@ -27,7 +27,8 @@ class StoreConnection(sqlite3.Connection):
 
 
 def open_db(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
-    """Connect (creating the file and its folder), set WAL and foreign keys, run migrations.
+    """Connect (creating the file and its folder), set WAL and foreign keys; a new file gets the
+    whole schema, an older one is refused until ``newsletter db upgrade`` (store/migrate.py).
     ``busy_timeout``: how long a statement waits for another process's write lock."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,11 @@ def open_db(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(conn)
+        state = sqlite_revision(conn)
+        if state.empty:
+            migrate.upgrade_sqlite(Path(path), busy_timeout=busy_timeout)
+            state = sqlite_revision(conn)
+        migrate.refuse_unless_current(state, str(path))
     except sqlite3.DatabaseError as err:
         raise fault_error(err, path, opening=True) from err
     except OSError as err:
@@ -186,40 +191,9 @@ def ping(conn: sqlite3.Connection) -> None:
     conn.execute("SELECT 1").fetchone()
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))")
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return row[0] or 0
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the pending migrations, each atomically with its version row; return the version."""
-    current = schema_version(conn)
-    # By version, not by the highest one: a migration numbered below one already applied (two
-    # branches landing in either order) is applied too.
-    applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
-    for version, description, sql in MIGRATIONS:
-        if version in applied:
-            continue
-        with transaction(conn):
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description))
-        current = max(current, version)
-    return current
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration script into statements (executescript would commit on its own)."""
-    parts, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            parts.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        parts.append(buf.strip())
-    return parts
+def sqlite_revision(conn: sqlite3.Connection) -> migrate.RevisionState:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    return migrate.revision_state(tables, lambda sql: conn.execute(sql).fetchall())
 
 
 def retry_locked(work: Callable[[], T], *, attempts: int = 3) -> T:
