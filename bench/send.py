@@ -1,12 +1,19 @@
-"""Send benchmark: 100,000 recipients of the sample issue through the Postmark adapter.
+"""Send benchmark: the sample issue through the outbox, SMTP (a local aiosmtpd sink) and Postmark
+(its fake, answering every request after 50 ms), and the per-recipient steps on their own.
 
-The Postmark fake runs in a separate process (so its CPU is visible and not ours), answering
-every request after 50 ms. Prints figures; asserts nothing.
+Each server runs in its own process, so its CPU is visible and not ours. Prints figures; asserts
+nothing.
 
-    .venv/bin/python bench/send.py [--recipients 100000] [--latency-ms 50] [--workers 4]
+    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,steps] [--recipients 100000]
+        [--local-recipients 20000] [--latency-ms 50] [--workers 4]
 
-Targets (issue 4): 100,000 recipients in under 30 s wall on 2 cores, peak memory under 300 MB,
-personalization alone at least 100,000 recipients/s.
+"steps" pairs, in one run, what a message costs with the email package (before: the recipient's
+whole message, then ``mime.to_bytes``) and with the campaign template (after: the recipient's
+values, then ``MimeTemplate.render``), and the personalization step alone.
+
+Targets (issue 14): the outbox >= 3,000 messages/s, SMTP to a local aiosmtpd >= 1,000
+messages/s, personalization >= 150,000 recipients/s; (issue 4) 100,000 recipients through
+Postmark in under 30 s wall on 2 cores, peak memory under 300 MB.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import dataclasses
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,9 +46,11 @@ from newsletter.store.db import open_db  # noqa: E402
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 TOKEN = "bench-token"
+SECRET = "bench-secret"
 
 
 def make_project(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     for name in ("newsletter.toml",):
         shutil.copy(REPO / name, folder / name)
     shutil.copytree(REPO / "templates", folder / "templates")
@@ -53,6 +64,7 @@ def fill_subscribers(db: Path, n: int) -> None:
     now = "2026-11-01T00:00:00.000000Z"
     with conn:
         conn.execute("BEGIN")
+        conn.execute("DELETE FROM subscribers")
         conn.executemany(
             "INSERT INTO subscribers (email, email_key, first_name, last_name, status, consent_source, consented_at, created_at, updated_at)"
             " VALUES (?, ?, ?, '', 'active', 'bench', ?, ?, ?)",
@@ -62,78 +74,164 @@ def fill_subscribers(db: Path, n: int) -> None:
     conn.close()
 
 
-def start_fake(latency_ms: float) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fakes.postmark", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--token", TOKEN],
-        cwd=REPO / "tests", stdout=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    return proc, int(line.split()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_personalize(settings, n: int = 100_000) -> None:
-    compiled = compile_issue(REPO / ISSUE, settings)
-    p = Personalizer(compiled, settings, b"bench-secret")
-    people = [Recipient(i, f"reader{i}@example.com", f"Reader{i}") for i in range(n)]
+def start_server(args: list[str], cwd: Path) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, int(line.split()[1])
+
+
+# -- the per-recipient steps, paired -----------------------------------------------------------
+def best_rate(n: int, run) -> tuple[float, float]:
     runs = []
     for _ in range(3):
         t = time.perf_counter()
-        for r in people:
-            p.message(r)
+        run()
         runs.append(time.perf_counter() - t)
-    best = min(runs)
-    print(f"personalize: {n:,} recipients, best of 3 {best:.2f} s -> {n / best:,.0f} recipients/s (median {n / statistics.median(runs):,.0f}/s)")
+    return n / min(runs), n / statistics.median(runs)
 
 
-def bench_send(config: Path, recipients: int, latency_ms: float, workers: int, batch_size: int | None) -> None:
+def bench_steps(settings, n: int = 100_000, mime_n: int = 5_000) -> None:
+    from newsletter.mime import to_bytes
+
+    compiled = compile_issue(REPO / ISSUE, settings)
+    p = Personalizer(compiled, settings, SECRET.encode())
+    people = [Recipient(i, f"reader{i}@example.com", f"Reader{i}") for i in range(n)]
+    values = getattr(p, "values", None)  # absent before the campaign interface: the whole message was the step
+    step = values or p.message
+    best, median = best_rate(n, lambda: [step(r) for r in people])
+    what = "values per part (Personalizer.values)" if values else "whole messages (Personalizer.message)"
+    print(f"personalize: {n:,} recipients, {what}: best of 3 {best:,.0f} recipients/s (median {median:,.0f}/s)")
+    when = datetime.now(timezone.utc)
+    few = people[:mime_n]
+    before, _ = best_rate(mime_n, lambda: [to_bytes(p.message(r), when) for r in few])
+    print(f"message bytes, before (whole message + email package): {before:,.0f} messages/s")
+    if values:
+        from newsletter.mime import MimeTemplate
+
+        template = MimeTemplate(p.campaign)
+        after, _ = best_rate(mime_n, lambda: [template.render(values(r), when) for r in few])
+        print(f"message bytes, after (values + MimeTemplate.render): {after:,.0f} messages/s ({after / before:.1f}x)")
+
+
+# -- sends ---------------------------------------------------------------------------------------
+def run_send(config: Path, provider: str, table: dict, env: dict, recipients: int, server: subprocess.Popen | None) -> tuple:
     settings = load_settings(config)
     fill_subscribers(settings.database, recipients)
-    fake, port = start_fake(latency_ms)
+    settings = dataclasses.replace(settings, provider=provider, providers={**settings.providers, provider: {**settings.provider_options(provider), **table}})
+    conn = open_db(settings.database)
+    approve_issue(Path(config.parent / ISSUE), "Bench Reviewer", (), settings, conn)  # a real send requires an approval
+    plan = plan_send(SendRequest(Path(config.parent / ISSUE)), settings, conn, env=env)
+    server_cpu0 = cpu_seconds(server.pid) if server else 0.0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    report = execute_send(plan, conn, env=env)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    server_cpu = (cpu_seconds(server.pid) - server_cpu0) if server else 0.0
+    conn.close()
+    return settings, plan, report, wall, cpu, server_cpu
+
+
+def bench_outbox(tmp: Path, recipients: int, workers: int) -> None:
+    config = make_project(tmp / "outbox")
+    env = {"NEWSLETTER_SECRET": SECRET}
+    _, _, report, wall, cpu, _ = run_send(config, "outbox", {"workers": workers}, env, recipients, None)
+    accepted = report.counts["accepted"]
+    print(f"outbox: {accepted:,} of {recipients:,} written ({workers} workers): wall {wall:.1f} s -> {accepted / wall:,.0f} messages/s; our CPU {cpu:.1f} s")
+
+
+def bench_smtp(tmp: Path, recipients: int, workers: int) -> None:
+    config = make_project(tmp / "smtp")
+    sink, port = start_server([str(Path(__file__).resolve()), "--smtp-sink"], REPO)
     try:
-        table = {**settings.provider_options("postmark"), "base_url": f"http://127.0.0.1:{port}", "workers": workers}
+        table = {"host": "127.0.0.1", "port": port, "security": "none", "workers": workers}
+        _, plan, report, wall, cpu, sink_cpu = run_send(config, "smtp", table, {"NEWSLETTER_SECRET": SECRET}, recipients, sink)
+    finally:
+        sink.terminate()
+        sink.wait()
+    accepted = report.counts["accepted"]
+    print(
+        f"smtp: {accepted:,} of {recipients:,} accepted by a local aiosmtpd ({workers} workers, batches of {plan.providers.take().max_batch}): "
+        f"wall {wall:.1f} s -> {accepted / wall:,.0f} messages/s; our CPU {cpu:.1f} s; the server's CPU {sink_cpu:.1f} s"
+    )
+
+
+def bench_postmark(tmp: Path, recipients: int, latency_ms: float, workers: int, batch_size: int | None) -> None:
+    config = make_project(tmp / "postmark")
+    fake, port = start_server(["-m", "fakes.postmark", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--token", TOKEN], REPO / "tests")
+    try:
+        table = {"base_url": f"http://127.0.0.1:{port}", "workers": workers}
         if batch_size:
             table["batch_size"] = batch_size
-        settings = dataclasses.replace(settings, provider="postmark", providers={"postmark": table})
-        batch_size = min(int(table.get("batch_size", 500)), 500)
-        env = {"POSTMARK_SERVER_TOKEN": TOKEN, "NEWSLETTER_SECRET": "bench-secret"}
-        conn = open_db(settings.database)
-        approve_issue(Path(config.parent / ISSUE), "Bench Reviewer", (), settings, conn)  # a real send requires an approval
-        plan = plan_send(SendRequest(Path(config.parent / ISSUE)), settings, conn, env=env)
-        sample = Personalizer(plan.compiled, settings, b"bench-secret").message(Recipient(1, "reader1@example.com", "Reader1"))
-        from newsletter.providers.base import create_provider
-
-        one = len(encode_json([create_provider("postmark", {"base_url": "http://127.0.0.1:1"}, env)._message(sample)]))
-        fake_cpu0, t0, cpu0 = cpu_seconds(fake.pid), time.perf_counter(), time.process_time()
-        report = execute_send(plan, conn, env=env)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        fake_cpu = cpu_seconds(fake.pid) - fake_cpu0
+        env = {"POSTMARK_SERVER_TOKEN": TOKEN, "NEWSLETTER_SECRET": SECRET}
+        settings, plan, report, wall, cpu, fake_cpu = run_send(config, "postmark", table, env, recipients, fake)
     finally:
         fake.terminate()
         fake.wait()
+    batch_size = min(int(settings.provider_options("postmark").get("batch_size", 500)), 500)
+    sample = Personalizer(plan.compiled, settings, SECRET.encode()).message(Recipient(1, "reader1@example.com", "Reader1"))
+    from newsletter.providers.base import create_provider
+
+    one = len(encode_json([create_provider("postmark", {"base_url": "http://127.0.0.1:1"}, env)._message(sample)]))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"send: {report.counts['accepted']:,} accepted of {recipients:,} through Postmark (fake, {latency_ms:.0f} ms/request, {workers} workers, batches of {batch_size})")
-    print(f"send: wall {wall:.1f} s -> {report.counts['accepted'] / wall:,.0f} recipients/s; our CPU {cpu:.1f} s; fake's CPU {fake_cpu:.1f} s")
-    print(f"send: peak memory (max RSS of this process) {peak:.0f} MB")
-    print(f"send: uploaded per recipient: {one:,} bytes of JSON (html {len(sample.html.encode()):,} + text {len(sample.text.encode()):,} + headers); {one * recipients / 1e9:.2f} GB for the list")
+    accepted = report.counts["accepted"]
+    print(f"postmark: {accepted:,} accepted of {recipients:,} (fake, {latency_ms:.0f} ms/request, {workers} workers, batches of {batch_size})")
+    print(f"postmark: wall {wall:.1f} s -> {accepted / wall:,.0f} recipients/s; our CPU {cpu:.1f} s; fake's CPU {fake_cpu:.1f} s")
+    print(f"postmark: peak memory (max RSS of this process) {peak:.0f} MB")
+    print(f"postmark: uploaded per recipient: {one:,} bytes of JSON (html {len(sample.html.encode()):,} + text {len(sample.text.encode()):,} + headers); {one * recipients / 1e9:.2f} GB for the list")
+
+
+# -- the SMTP sink (its own process) -----------------------------------------------------------
+def smtp_sink() -> None:
+    """aiosmtpd accepting everything and keeping nothing but a count."""
+    from aiosmtpd.controller import Controller
+
+    class Count:
+        messages = 0
+
+        async def handle_DATA(self, server, session, envelope) -> str:
+            Count.messages += 1
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Count(), hostname="127.0.0.1", port=port, decode_data=False)
+    controller.start()
+    print(f"PORT {port}", flush=True)
+    try:
+        while True:  # until the bench terminates it
+            time.sleep(3600)
+    finally:
+        controller.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--only", default="postmark,outbox,smtp,steps", help="comma-separated: postmark, outbox, smtp, steps")
+    parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark")
+    parser.add_argument("--local-recipients", type=int, default=20_000, help="through the outbox and SMTP")
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=None, help="default: [providers.postmark] batch_size in newsletter.toml")
+    parser.add_argument("--batch-size", type=int, default=None, help="Postmark; default: [providers.postmark] batch_size in newsletter.toml")
+    parser.add_argument("--smtp-sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.smtp_sink:
+        return smtp_sink()
+    only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="nl-bench-send-") as tmp:
-        config = make_project(Path(tmp))
-        bench_send(config, args.recipients, args.latency_ms, args.workers, args.batch_size)  # first: peak RSS is a high-water mark
-        bench_personalize(load_settings(config))
+        if "postmark" in only:  # first: peak RSS is a high-water mark
+            bench_postmark(Path(tmp), args.recipients, args.latency_ms, args.workers, args.batch_size)
+        if "outbox" in only:
+            bench_outbox(Path(tmp), args.local_recipients, args.workers)
+        if "smtp" in only:
+            bench_smtp(Path(tmp), args.local_recipients, args.workers)
+        if "steps" in only:
+            bench_steps(load_settings(make_project(Path(tmp) / "steps")))
 
 
 if __name__ == "__main__":

@@ -71,3 +71,65 @@ def real_folder(path: Path, what: str) -> Path:
     if path.is_symlink() or not path.is_dir():
         raise FileError(f"{path}: {what} is not a folder", hint="Remove what is there, or set the path to a folder.")
     return path
+
+
+class PartlyWritten(OSError):
+    """``write_files`` stopped: the first ``written`` files are in place, the rest are not."""
+
+    def __init__(self, written: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause), getattr(cause, "filename", None))
+        self.written = written
+        self.cause = cause
+
+
+def write_files(items: list[tuple[Path, bytes]], *, private: bool = False) -> None:
+    """``atomic_write`` for many files at once, each whole or not at all, in order: every
+    temporary file is written, then all are flushed to disk, then renamed in order. One flush
+    to disk after another costs little: the file system's journal commits the data of every
+    file written before it (ext4 ordered mode), so a batch pays for about one, not one a file.
+    A failure raises ``PartlyWritten`` saying how many of the first files are in place."""
+    made: list[tuple[int, Path, Path]] = []
+    failure: OSError | None = None
+    try:
+        for path, data in items:
+            fd, tmp = _create_exclusive(path, 0o600 if private else 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:  # this one is not written: it goes, the ones before it stay
+                os.close(fd)
+                tmp.unlink(missing_ok=True)
+                raise
+            made.append((fd, tmp, path))
+    except OSError as err:
+        failure = err
+    placed = 0
+    try:
+        for fd, _, _ in made:  # start every file's write-back now, so the flushes below overlap
+            _start_writeback(fd)
+        for fd, _, _ in made:
+            os.fsync(fd)
+        for _, tmp, path in made:
+            os.replace(tmp, path)
+            placed += 1
+    except OSError as err:
+        failure = failure or err
+    finally:
+        for fd, _, _ in made:
+            os.close(fd)
+        for _, tmp, _ in made[placed:]:
+            tmp.unlink(missing_ok=True)
+    if failure is not None:
+        raise PartlyWritten(placed, failure) from failure
+
+
+def _start_writeback(fd: int) -> None:
+    """Ask the kernel to start writing the file's dirty pages (Linux does for DONTNEED), without
+    waiting: a hint only; fsync is still what makes the file durable."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass

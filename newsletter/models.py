@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Iterator, Literal, Mapping, NamedTuple
 
 # Merge fields: Markdown and templates write ``{{ first_name }}``; the compiled HTML and text
 # carry ``%%first_name%%`` so per-recipient output is string work only (never another compile).
@@ -93,7 +93,8 @@ class Recipient:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One personalized message, neutral to any provider."""
+    """One personalized message in full, neutral to any provider: what ``mime.full_message``
+    builds from a campaign and a recipient's values (and what ``build`` writes as the sample)."""
 
     subscriber_id: int
     to: str
@@ -117,6 +118,87 @@ class OutgoingMessage:
         from email.utils import parseaddr
 
         return parseaddr(self.to)[1] or self.to
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What every recipient of one send shares, built once per issue (``build/personalize.py``).
+
+    An adapter either hands ``html``/``text`` with their fields to the provider to substitute
+    (SendGrid, Mailgun, Postmark bulk) or builds full messages with the shared helpers in
+    ``mime.py`` (``full_message`` for JSON APIs, ``MimeTemplate`` for RFC 5322 bytes)."""
+
+    tag: str  # the issue's tag: every message's Tag and metadata "issue"
+    from_: str  # "Name <address>"
+    subject: str
+    html: MergeTemplate  # literals around merge fields; values come HTML-escaped
+    text: MergeTemplate  # values come plain
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # the same for every recipient: List-Unsubscribe-Post, List-Id
+    # Per-recipient headers, in this order after Message-ID; their values are in RecipientValues.headers.
+    recipient_headers: tuple[str, ...] = ("List-Unsubscribe",)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every merge field the parts use, each once, in order of first use."""
+        return tuple(dict.fromkeys(self.html.fields + self.text.fields))
+
+
+class RecipientValues(NamedTuple):
+    """One recipient's values, escaped per part: ``html`` HTML-escaped (ASCII, as the compiled
+    HTML), ``text`` plain, ``headers`` header-safe (no line breaks), one per
+    ``Campaign.recipient_headers``. A named tuple, not a frozen dataclass: it is made for every
+    recipient, and a frozen dataclass's ``__init__`` costs more than the rest of that together."""
+
+    subscriber_id: int
+    to: str  # the To header's one-line value (recipients.py: encoded display name)
+    to_address: str  # the envelope address (domain in IDNA A-labels)
+    message_id: str
+    html: Mapping[str, str]
+    text: Mapping[str, str]
+    headers: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rcpt(self) -> str:
+        return self.to_address
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Recipients of one campaign sent together. ``key`` is the batch's identity in the ledger,
+    the same on every retry of these recipients (Resend's Idempotency-Key, SendGrid's custom
+    args): a batch retried from its ``done``-th recipient is ``rest(done)``, keyed apart."""
+
+    campaign: Campaign
+    recipients: tuple[RecipientValues, ...]
+    key: str = ""
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def __iter__(self) -> Iterator[RecipientValues]:
+        return iter(self.recipients)
+
+    def __getitem__(self, index: int) -> RecipientValues:
+        return self.recipients[index]
+
+    @classmethod
+    def of_message(cls, msg: "OutgoingMessage", key: str) -> "Batch":
+        """A one-message batch of a whole message built elsewhere (a sign-up confirmation): its
+        parts are literals without fields, its headers the campaign's."""
+        campaign = Campaign(
+            tag=msg.tag or "", from_=msg.from_, subject=msg.subject,
+            html=MergeTemplate((msg.html,), ()), text=MergeTemplate((msg.text,), ()),
+            reply_to=msg.reply_to, headers=msg.headers, recipient_headers=(),
+        )
+        values = RecipientValues(msg.subscriber_id, msg.to, msg.rcpt, msg.message_id, {}, {}, (), msg.metadata)
+        return cls(campaign, (values,), key)
+
+    def rest(self, done: int) -> "Batch":
+        if done == 0:
+            return self
+        return Batch(self.campaign, self.recipients[done:], f"{self.key}+{done}")
 
 
 @dataclass(frozen=True)

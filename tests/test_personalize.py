@@ -170,3 +170,20 @@ def test_malformed_tokens_fail(token: str) -> None:
 def test_negative_ids_cannot_be_signed() -> None:
     with pytest.raises(ValueError):
         sign_token(SECRET, -1)
+
+
+@pytest.mark.parametrize("secret", [SECRET, b"k" * 64, b"a much longer signing secret than one SHA-256 block" * 3])
+def test_tokens_and_message_ids_are_the_plain_hmac_ones(compiled, settings, secret: bytes) -> None:
+    """The per-recipient path keys its HMACs once; what it signs is exactly sign_token's and the
+    Message-ID's keyed digest, so the site verifies every link it wrote."""
+    import hmac
+
+    fast = Personalizer(compiled, settings, secret, subject_prefix="[TEST] ")
+    for sid in (0, 1, 35, 123_456_789, 10**12):
+        values = fast.values(Recipient(sid, "a@example.org", "A"))
+        unsub = values.text["unsubscribe_url"].split("/u/")[1].split("?")[0]
+        prefs = values.text["preferences_url"].split("/p/")[1].split("?")[0]
+        assert unsub == sign_token(secret, sid) and verify_token(secret, unsub) == sid
+        assert prefs == sign_token(secret, sid, PREFERENCES) and verify_token(secret, prefs, PREFERENCES) == sid
+        seed = f"{compiled.issue.slug}:{sid}:[TEST] ".encode()
+        assert values.message_id == f"<{hmac.digest(secret, seed, 'sha256').hex()[:20]}.{compiled.issue.slug}@{settings.sending_domain}>"

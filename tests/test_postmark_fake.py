@@ -14,10 +14,11 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from fakes.messages import make_batch, make_message
+from fakes.messages import batch_of, make_batch, make_campaign, make_message, make_recipient
 from fakes.postmark import EASTERN, FakePostmark
 from fakes.server import Fault, RandomFaults
 from newsletter.errors import ConfigError, ProviderRequestError
+from newsletter.mime import full_message
 from newsletter.models import Suppression
 from newsletter.providers.base import create_provider
 from newsletter.providers.postmark import encode_json, retry_after, stdlib_encode_json
@@ -167,7 +168,7 @@ def test_scripted_and_random_faults(api: requests.Session, fake: FakePostmark) -
 # -- the adapter against the fake ----------------------------------------------------------------
 def test_adapter_wire_format(provider: Any, fake: FakePostmark) -> None:
     msg = make_message(7)
-    provider.send([msg])
+    provider.send(batch_of([make_recipient(7)]))
     request = fake.requests[-1]
     assert request.headers["x-postmark-server-token"] == TOKEN
     assert request.headers["content-type"] == "application/json" and request.headers["accept"] == "application/json"
@@ -182,7 +183,8 @@ def test_adapter_wire_format(provider: Any, fake: FakePostmark) -> None:
 
 
 def test_fast_and_stdlib_encoders_produce_the_same_json(provider: Any) -> None:
-    body = [provider._message(make_message(i, html="<p>Größe ±12 % — “x” \\ \"q\"</p>\n")) for i in range(3)]
+    campaign = make_campaign(html="<p>Größe ±12 % — “x” \\ \"q\"</p>\n")
+    body = [provider._message(full_message(campaign, make_recipient(i))) for i in range(3)]
     assert json.loads(encode_json(body)) == json.loads(stdlib_encode_json(body)) == body
 
 
@@ -252,7 +254,7 @@ def test_standalone_fake_process_reports_its_port_and_counts(tmp_path: Path) -> 
         url = f"http://127.0.0.1:{first[1]}"
         opts = {"base_url": url, "timeout": (1, 5)}
         with closing(create_provider("postmark", opts, {"POSTMARK_SERVER_TOKEN": TOKEN})) as p:
-            p.send(make_batch(3) + [make_message(1)])
+            p.send(batch_of([*make_batch(3), make_recipient(1)]))
         counts = requests.get(url + "/_fake/messages").json()
         assert counts["count"] == 4 and counts["per_recipient"]["reader1@example.org"] == 2
         requests.post(url + "/_fake/reset")

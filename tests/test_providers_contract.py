@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from fakes.messages import LIST_UNSUBSCRIBE_POST, make_batch, make_message
+from fakes.messages import LIST_UNSUBSCRIBE_POST, batch_of, make_batch, make_message
 from fakes.postmark import FakePostmark
 from fakes.server import Fault, wait_until
 from fakes.smtp import FakeSmtp, Hang, free_port
@@ -222,7 +222,7 @@ def test_success_results_in_order_and_the_wire_carries_headers_and_both_parts(ha
 
 @pytest.mark.parametrize("harness", adapters("empty"), indirect=True)
 def test_an_empty_batch_sends_nothing(harness: Any) -> None:
-    assert list(harness.provider().send([])) == []
+    assert list(harness.provider().send(batch_of([]))) == []
     assert harness.wire() == []
 
 
@@ -283,7 +283,7 @@ def test_server_error_is_retriable_and_the_retry_sends_exactly_once(harness: Any
 def test_timeout_after_the_request_was_sent_is_delivery_unknown(harness: Any) -> None:
     harness.hang_after_accept()
     with pytest.raises(ProviderDeliveryUnknown) as caught:
-        harness.provider().send([make_message(1)])
+        harness.provider().send(make_batch(1))
     assert caught.value.partial_results == ()
     # A true in-doubt case: the server did take the message.
     assert wait_until(lambda: [w.to for w in harness.wire()] == [make_message(1).to])
@@ -293,7 +293,7 @@ def test_timeout_after_the_request_was_sent_is_delivery_unknown(harness: Any) ->
 def test_connection_dropped_after_the_request_was_sent_is_delivery_unknown(harness: Any) -> None:
     harness.drop_after_sent()
     with pytest.raises(ProviderDeliveryUnknown):
-        harness.provider().send([make_message(1)])
+        harness.provider().send(make_batch(1))
 
 
 @pytest.mark.parametrize("harness", adapters("refused_connection"), indirect=True)
@@ -356,9 +356,9 @@ def test_outbox_writes_one_stable_file_per_recipient_and_lists_them(tmp_path: Pa
     batch = make_batch(2)
     provider.send(batch)
     provider.send(batch)  # a retry rewrites the same files: no second copy
-    files = sorted(p.name for p in (tmp_path / batch[0].tag).iterdir())
+    files = sorted(p.name for p in (tmp_path / batch.campaign.tag).iterdir())
     assert files == ["1-reader1@example.org.eml", "2-reader2@example.org.eml"]
-    records = provider.search_accepted(batch[0].tag, start, datetime.now(timezone.utc) + timedelta(seconds=5))
+    records = provider.search_accepted(batch.campaign.tag, start, datetime.now(timezone.utc) + timedelta(seconds=5))
     assert [(r.email, r.provider_message_id, r.metadata["subscriber_id"]) for r in records] == [
         (m.to, m.message_id, str(m.subscriber_id)) for m in batch
     ]

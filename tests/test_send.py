@@ -215,6 +215,21 @@ def test_postmark_429_waits_for_retry_after_then_succeeds(settings, conn, fake):
     assert sorted(fake.per_recipient.values()) == [1] * 10
 
 
+def test_each_batch_has_one_identity_in_the_ledger_kept_across_its_retries(settings, conn, fake):
+    add_people(conn, 25)
+    fake.script(Fault.status(429, {"ErrorCode": 429, "Message": "Rate limit exceeded"}, {"Retry-After": "1"}, path="/email/batch"))
+    report = run(postmark_settings(settings, fake, workers=1), conn)
+    assert report.ok and report.counts["accepted"] == 25
+    posted = [[m["To"] for m in r.json] for r in fake.requests if r.path == "/email/batch"]
+    assert len(posted) == 4 and posted[0] == posted[1]  # the refused batch went again, whole
+    rows = conn.execute("SELECT batch_key, attempts FROM deliveries ORDER BY id").fetchall()
+    keys = list(dict.fromkeys(r["batch_key"] for r in rows))
+    assert [sum(r["batch_key"] == k for r in rows) for k in keys] == [10, 10, 5]  # one key per batch, rows in order
+    send_id = conn.execute("SELECT id FROM sends").fetchone()[0]
+    assert all(k.startswith(f"{send_id}-") for k in keys)
+    assert all(r["attempts"] == 1 for r in rows)  # the retry was the same batch, not a new one
+
+
 def test_postmark_500_backs_off_then_succeeds(settings, conn, fake):
     add_people(conn, 10)
     fake.script(Fault.status(500, {"ErrorCode": 500, "Message": "boom"}, path="/email/batch"), times=2)

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from fakes.messages import make_message
+from fakes.messages import batch_of, make_recipient
 from fakes.smtp import ScriptedHandler, free_port
 from newsletter.errors import ProviderRequestError
 from newsletter.providers.base import create_provider
@@ -46,7 +46,7 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
 
 def _send_one(provider):
     try:
-        return provider.send([make_message(1, to="reader@example.org")])
+        return provider.send(batch_of([make_recipient(1, to="reader@example.org")]))
     finally:
         provider.close()
 

@@ -1,7 +1,12 @@
 """The provider interface and registry.
 
-The send loop only knows this Protocol: hand over a batch of neutral OutgoingMessage values, get
-one SendResult per message back in the same order, or a ProviderError subclass for the batch:
+The send loop only knows this Protocol: hand over a ``Batch`` (models.py: the campaign, built once
+per issue, and each recipient's values escaped per part, under the batch's identity ``key``), get
+one SendResult per recipient back in the same order, or a ProviderError subclass for the batch.
+Whether the adapter lets the provider substitute the values (one body per request) or builds
+each message itself with the shared helpers of ``mime.py`` (``full_message`` for JSON APIs,
+``MimeTemplate`` for RFC 5322 bytes) is the adapter's business; the send loop cannot tell.
+A batch retried after part of it was settled is ``batch.rest(done)``, keyed apart. The errors:
 
 - ProviderAuthError        credentials refused: stop the run;
 - ProviderRateLimited      wait ``retry_after`` (or back off) and retry the same batch;
@@ -45,7 +50,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from ..errors import ConfigError, NewsletterError
-from ..models import OutgoingMessage, SendResult, Suppression
+from ..models import Batch, SendResult, Suppression
 from ..options import Option, Problem, check_table
 from ..secrets import Redactor
 
@@ -88,7 +93,7 @@ class Provider(Protocol):
     max_batch: int
     honours_idempotency_key: bool  # resending with the same key is safe
 
-    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]: ...
+    def send(self, batch: Batch) -> Sequence[SendResult]: ...
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]: ...
 
@@ -178,7 +183,7 @@ class RedactedProvider:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._adapter, name)
 
-    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
+    def send(self, batch: Batch) -> Sequence[SendResult]:
         with self._redacting():
             return [self._redact.result(r) for r in self._adapter.send(batch)]
 

@@ -1,7 +1,7 @@
 """The default provider: writes each message as an ``.eml`` file instead of sending it.
 
 Needs no account. ``[providers.outbox] directory`` (the send loop passes ``[paths] outbox``
-unless it is set) gets one folder per issue (``msg.tag``) and one file per recipient,
+unless it is set) gets one folder per issue (the campaign's tag) and one file per recipient,
 ``<subscriber_id>-<address>.eml``, written atomically (``files.atomic_write``), so a crash
 never leaves half a message and a re-run simply rewrites the same file.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError, FileError, ProviderRequestError
-from ..files import atomic_write, real_folder
-from ..mime import to_bytes
-from ..models import OutgoingMessage, SendResult, Suppression
+from ..files import PartlyWritten, real_folder, write_files
+from ..mime import MimeTemplate, template_for
+from ..models import Batch, RecipientValues, SendResult, Suppression
 from ..options import Option
 from .base import AcceptedRecord, SearchResult
 
@@ -52,6 +52,7 @@ class OutboxProvider:
             )
         self.directory: Path = options["directory"]
         self.max_batch: int = options["batch_size"]
+        self._mime: MimeTemplate | None = None
 
     def folder(self, tag: str | None) -> Path:
         return self.directory / safe_name(tag or UNTAGGED)
@@ -60,24 +61,39 @@ class OutboxProvider:
         return str(self.folder(tag))
 
     @staticmethod
-    def file_name(msg: OutgoingMessage) -> str:
-        return f"{msg.subscriber_id}-{safe_name(msg.rcpt)}.eml"
+    def file_name(recipient: RecipientValues) -> str:
+        return f"{recipient.subscriber_id}-{safe_name(recipient.rcpt)}.eml"
 
-    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
-        results = []
-        for msg in batch:
+    def send(self, batch: Batch) -> Sequence[SendResult]:
+        """Each message built by the shared template (mime.py) and written as its own file; the
+        batch's files are flushed to disk together (``files.write_files``)."""
+        self._mime = template_for(self._mime, batch.campaign)
+        if not len(batch):
+            return []
+        folder = self._real_folder(batch.campaign.tag)
+        results: list[SendResult | None] = []
+        files: list[tuple[Path, bytes]] = []
+        for recipient in batch:
             try:
-                data = to_bytes(msg)
-            except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing was written
-                results.append(SendResult("rejected", code="invalid-message", detail=f"{msg.rcpt}: the message cannot be built: {err}"))
+                data = self._mime.render(recipient)
+            except Exception as err:  # noqa: BLE001 - the email package's many errors: nothing is written
+                results.append(SendResult("rejected", code="invalid-message", detail=f"{recipient.rcpt}: the message cannot be built: {err}"))
                 continue
-            try:
-                path = self._real_folder(msg.tag) / self.file_name(msg)
-                self._write(path, data)
-            except ProviderRequestError as err:
-                err.partial_results = tuple(results)  # the files before this one are written
-                raise
-            results.append(SendResult("accepted", provider_message_id=msg.message_id, location=str(path)))
+            path = folder / self.file_name(recipient)
+            files.append((path, data))
+            results.append(SendResult("accepted", provider_message_id=recipient.message_id, location=str(path)))
+        try:
+            write_files(files, private=True)
+        except PartlyWritten as err:
+            # Nothing after the first file not written is settled; the results before it are.
+            written = _settled_before(results, err.written)
+            path = files[err.written][0]
+            raise ProviderRequestError(
+                f"outbox: {path.parent}: cannot write {path.name}: {err.strerror or err.cause}",
+                hint="Make the outbox folder writable (or free disk space), then run the same send command again; "
+                "the recipients not written are still pending.",
+                partial_results=tuple(written),
+            ) from err.cause
         return results
 
     def _real_folder(self, tag: str | None) -> Path:
@@ -88,19 +104,6 @@ class OutboxProvider:
             return real_folder(self.folder(tag), "the issue's outbox folder")
         except FileError as err:
             raise ProviderRequestError(f"outbox: {err.message}", hint=err.hint) from err
-
-    def _write(self, path: Path, data: bytes) -> None:
-        try:
-            with atomic_write(path, private=True) as out:
-                out.write(data)
-        except OSError as err:
-            # Nothing of this file was written (os.replace is atomic). A local folder that refuses
-            # a file (read-only, full, gone) refuses the next one too: the run stops with the cause.
-            raise ProviderRequestError(
-                f"outbox: {path.parent}: cannot write {path.name}: {err.strerror or err}",
-                hint="Make the outbox folder writable (or free disk space), then run the same send command again; "
-                "the recipients not written are still pending.",
-            ) from err
 
     def search_accepted(self, tag: str, since: datetime, until: datetime) -> SearchResult:
         """Every file of the issue written in [since, until] (by modification time): the folder
@@ -128,6 +131,19 @@ class OutboxProvider:
 
     def close(self) -> None:
         pass
+
+
+def _settled_before(results: list[SendResult], written: int) -> list[SendResult]:
+    """The results up to the ``written``-th accepted one (rejections before it included)."""
+    out: list[SendResult] = []
+    accepted = 0
+    for result in results:
+        if result.status == "accepted":
+            if accepted == written:
+                break
+            accepted += 1
+        out.append(result)
+    return out
 
 
 def _read_headers(path: Path) -> EmailMessage:

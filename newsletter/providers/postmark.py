@@ -29,7 +29,8 @@ from ..errors import (
     ProviderUnavailable,
     ProviderUnreachable,
 )
-from ..models import OutgoingMessage, SendResult, Suppression
+from ..mime import full_message
+from ..models import Batch, OutgoingMessage, SendResult, Suppression
 from ..options import Option
 from .base import AcceptedRecord, SearchResult
 from .search_window import WallWindow, wall_window
@@ -100,14 +101,15 @@ class PostmarkProvider:
         )
 
     # -- sending ---------------------------------------------------------------------------
-    def send(self, batch: Sequence[OutgoingMessage]) -> Sequence[SendResult]:
-        """A message Postmark cannot carry is a rejected result and is never posted; the others
-        go in requests of consecutive messages, so a failed request applies to its own messages
-        and the ones after it, never to one already settled (``partial_results``)."""
+    def send(self, batch: Batch) -> Sequence[SendResult]:
+        """Full messages (``mime.full_message``: /email/batch takes one body per recipient). A
+        message Postmark cannot carry is a rejected result and is never posted; the others go in
+        requests of consecutive messages, so a failed request applies to its own messages and
+        the ones after it, never to one already settled (``partial_results``)."""
         results: list[SendResult] = []
         run: list[bytes] = []
-        for msg in batch:
-            encoded = self._encoded(msg)
+        for recipient in batch:
+            encoded = self._encoded(full_message(batch.campaign, recipient))
             if isinstance(encoded, bytes):
                 run.append(encoded)
                 continue

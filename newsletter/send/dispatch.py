@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import random
+import secrets
 import signal
 import threading
 import time
@@ -33,7 +34,7 @@ from ..errors import (
     ProviderUnreachable,
     StoreError,
 )
-from ..models import OutgoingMessage, SendResult
+from ..models import Batch, SendResult
 from ..providers.base import Provider
 from ..store import ledger, subscribers, unrecorded
 from ..store.ledger import Delivery, SendRecord
@@ -80,7 +81,7 @@ class RunStats:
 @dataclass
 class _Job:
     rows: list[Delivery]
-    messages: list[OutgoingMessage]
+    batch: Batch  # the rows' recipients, in the same order, with the batch's identity
 
 
 @dataclass
@@ -90,6 +91,12 @@ class _Outcome:
     unknown: ProviderDeliveryUnknown | None = None
     gave_up: ProviderError | None = None  # rest goes back to pending
     fatal: ProviderError | None = None  # rest goes back to pending, and the run stops
+
+
+def batch_key(send: SendRecord) -> str:
+    """A new batch's identity: unique across sends and runs (the send's id and 64 random bits),
+    stored on its rows in the ledger and kept for every retry of the batch."""
+    return f"{send.id}-{secrets.token_hex(8)}"
 
 
 class ProviderPool:
@@ -198,7 +205,7 @@ class Dispatcher:
                     if job is None:
                         continue
                     budget -= len(job.rows)
-                    self._pace(len(job.messages))
+                    self._pace(len(job.batch))
                     self._jobs.put(job)
                     in_flight += 1
                 while in_flight:
@@ -247,10 +254,10 @@ class Dispatcher:
             ledger.set_state(self.conn, ids, "skipped", f"not active at send time ({status})")
         self.stats.skipped += len(skipped)
         self.on_progress(len(skipped))
-        messages, sendable, refused = [], [], []
+        recipients, sendable, refused = [], [], []
         for r in keep:
             try:
-                messages.append(self.personalizer.message(r.recipient))
+                recipients.append(self.personalizer.values(r.recipient))
                 sendable.append(r)
             except PersonalizeError as err:
                 refused.append((r.id, "rejected", SendResult("rejected", code="invalid-recipient", detail=err.message), None))
@@ -260,9 +267,10 @@ class Dispatcher:
             self.on_progress(len(refused))
         if not sendable:
             return None
+        batch = Batch(self.personalizer.campaign, tuple(recipients), batch_key(self.send))
         ledger.heartbeat(self.conn, self.send.issue_slug)  # first: a write failing here marks nothing
-        ledger.mark_sending(self.conn, [(r.id, m.message_id) for r, m in zip(sendable, messages, strict=True)])
-        return _Job(sendable, messages)
+        ledger.mark_sending(self.conn, [(r.id, v.message_id) for r, v in zip(sendable, recipients, strict=True)], batch.key)
+        return _Job(sendable, batch)
 
     def _pace(self, n: int) -> None:
         """Messages-per-second cap: each batch takes n/rate seconds of the schedule."""
@@ -364,7 +372,7 @@ class Dispatcher:
         results: list[SendResult] = []
         failures = rate_limited = 0
         while True:
-            pending = job.messages[len(results) :]
+            pending = job.batch.rest(len(results))  # the whole batch, under its key, until part of it is settled
             try:
                 results += list(provider.send(pending))
                 return _Outcome(job, results)

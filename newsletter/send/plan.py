@@ -9,6 +9,7 @@ dispatch pending rows in batches -> reconcile once more -> report.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from ..build.issue import load_issue
 from ..build.personalize import Personalizer
 from ..config import Settings
 from ..errors import SendError, StoreError
-from ..models import CompiledIssue, Finding, Issue, Recipient, SendResult
+from ..models import Batch, CompiledIssue, Finding, Issue, Recipient, SendResult
 from ..providers.base import Provider, create_provider
 from ..providers.base import provider_options as declared_options
 from ..store import events, ledger, subscribers, unrecorded
@@ -330,14 +331,15 @@ def send_test(issue_path: Path, addresses: tuple[str, ...], settings: Settings, 
     name = provider or settings.provider
     compiled, approval = compile_for_send(issue_path, settings, conn)
     personalizer = Personalizer(compiled, settings, signing_secret(name, env), subject_prefix=prefix_for_test_send(approval), tag_suffix="-test")
-    messages = []
+    recipients = []
     for address in addresses:
         known = subscribers.find(conn, address)
         recipient = Recipient(known.id if known else 0, address, known.first_name if known and known.first_name else "")
-        messages.append(personalizer.message(recipient))
+        recipients.append(personalizer.values(recipient))
+    batch = Batch(personalizer.campaign, tuple(recipients), f"test-{secrets.token_hex(8)}")
     provider_obj = provider_factory(name, settings, env)()
     try:
-        results = list(provider_obj.send(messages))
+        results = list(provider_obj.send(batch))
     finally:
         provider_obj.close()
     return list(zip(addresses, results, strict=True))

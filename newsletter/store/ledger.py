@@ -50,6 +50,7 @@ class Delivery:
     error_code: str | None = None
     error_detail: str | None = None
     sending_at: str | None = None
+    batch_key: str | None = None  # the batch it was last sent in (stable across that batch's retries)
 
     @property
     def recipient(self) -> Recipient:
@@ -162,19 +163,20 @@ def iter_pending(conn: sqlite3.Connection, send: SendRecord, chunk: int) -> Iter
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
         row["id"], row["subscriber_id"], row["email"], row["first_name"], row["state"], row["message_id"],
-        row["provider_message_id"], row["error_code"], row["error_detail"], row["sending_at"],
+        row["provider_message_id"], row["error_code"], row["error_detail"], row["sending_at"], row["batch_key"],
     )
 
 
-def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
-    """(delivery id, Message-ID) pairs -> sending, committed before the provider is called."""
+def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], batch_key: str | None = None) -> None:
+    """(delivery id, Message-ID) pairs of one batch -> sending, with the batch's identity,
+    committed before the provider is called."""
     stamp = clock.timestamp()
-    values = [(mid, stamp, stamp, did) for did, mid in rows]
+    values = [(mid, batch_key, stamp, stamp, did) for did, mid in rows]
 
     def mark() -> None:
         with transaction(conn):
             conn.executemany(
-                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, batch_key = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
                 values,
             )
 

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from ..config import Settings
 from ..errors import ProviderError
-from ..models import OutgoingMessage
+from ..models import Batch, OutgoingMessage
 from ..send.plan import provider_factory
 from ..store.subscribers import Subscriber
 from .pages import render
@@ -77,7 +77,7 @@ def send_confirmation(settings: Settings, env: Mapping[str, str], message: Outgo
     is a ProviderError."""
     provider = provider_factory(settings.provider, settings, env, transactional=True)()
     try:
-        (result,) = provider.send([message])
+        (result,) = provider.send(Batch.of_message(message, f"{TAG}-{message.subscriber_id}"))
     finally:
         provider.close()
     if result.status != "accepted":
