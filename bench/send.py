@@ -129,11 +129,47 @@ def run_send(config: Path, provider: str, table: dict, env: dict, recipients: in
     plan = plan_send(SendRequest(Path(config.parent / ISSUE)), settings, conn, env=env)
     server_cpu0 = cpu_seconds(server.pid) if server else 0.0
     t0, cpu0 = time.perf_counter(), time.process_time()
-    report = execute_send(plan, conn, env=env)
+    with LedgerMeter() as meter:
+        report = execute_send(plan, conn, env=env)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     server_cpu = (cpu_seconds(server.pid) - server_cpu0) if server else 0.0
     conn.close()
+    print(
+        f"{provider}: ledger writes: {meter.commits:,} commits for {meter.batches:,} batches, {meter.cpu:.2f} s CPU"
+        f" ({meter.cpu / max(1, meter.batches) * 1000:.1f} ms a batch), {meter.cpu / cpu:.0%} of our CPU"
+    )
     return settings, plan, report, wall, cpu, server_cpu
+
+
+class LedgerMeter:
+    """What the send spends writing the ledger: every ledger transaction goes through
+    ``store.db.write`` (one call, one COMMIT), called by ``store/ledger.py`` from the send loop's
+    main thread, so that thread's CPU inside it is the ledger's cost; a batch is a claim (rows
+    marked 'sending'). Reads (the next pending chunk, the subscribers' statuses) are not counted."""
+
+    def __enter__(self) -> "LedgerMeter":
+        from newsletter.store import ledger
+
+        self._ledger, self._write, self._mark = ledger, ledger.write, ledger._mark_sending
+        self.cpu, self.commits, self.batches = 0.0, 0, 0
+
+        def timed(conn, fn):
+            start = time.thread_time()
+            try:
+                return self._write(conn, fn)
+            finally:
+                self.cpu += time.thread_time() - start
+                self.commits += 1
+
+        def counted(conn, rows, *args):
+            self.batches += bool(rows)
+            return self._mark(conn, rows, *args)
+
+        ledger.write, ledger._mark_sending = timed, counted
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._ledger.write, self._ledger._mark_sending = self._write, self._mark
 
 
 def bench_outbox(tmp: Path, recipients: int, workers: int) -> None:

@@ -389,3 +389,57 @@ def test_each_worker_gets_its_own_provider_instance(settings, conn, fake):
     plan = plan_send(SendRequest(ISSUE), postmark_settings(settings, fake, workers=2), conn, env=ENV)
     execute_send(plan, conn, env=ENV, clock=FakeSleep().clock())
     assert 1 <= plan.providers.instances <= 2
+
+
+class LedgerWatchingPostmark(FakePostmark):
+    """The Postmark fake, reading the ledger from a connection of its own as each batch arrives:
+    what it sees there was committed before the request left."""
+
+    def __init__(self, database: Path, **kw) -> None:
+        super().__init__(**kw)
+        self.database = database
+        self.seen: list[list[tuple[str, str | None, str]]] = []  # per batch: (state, stored Message-ID, sent Message-ID)
+
+    def _send_batch(self, request):
+        import sqlite3
+
+        sent = {int(m["Metadata"]["subscriber_id"]): {h["Name"]: h["Value"] for h in m["Headers"]}["Message-ID"] for m in request.json}
+        reader = sqlite3.connect(self.database)
+        try:
+            marks = f"({','.join('?' * len(sent))})"
+            rows = reader.execute(f"SELECT subscriber_id, state, message_id FROM deliveries WHERE subscriber_id IN {marks}", list(sent)).fetchall()
+        finally:
+            reader.close()
+        self.seen.append([(state, stored, sent[sid]) for sid, state, stored in rows])
+        return super()._send_batch(request)
+
+
+def test_each_batch_is_committed_as_sending_before_its_request_in_one_commit_with_the_last_results(settings, conn):
+    add_people(conn, 40)
+    transactions: list[list[str]] = []
+
+    def trace(statement: str) -> None:
+        if statement.startswith("BEGIN"):
+            transactions.append([])
+        elif transactions:
+            transactions[-1].append(statement)
+
+    with LedgerWatchingPostmark(settings.database, token=TOKEN) as fake:
+        plan = plan_send(SendRequest(ISSUE), postmark_settings(settings, fake, workers=1), conn, env=ENV)
+        conn.set_trace_callback(trace)
+        report = execute_send(plan, conn, env=ENV, clock=FakeSleep().clock())
+        conn.set_trace_callback(None)
+    assert report.ok and report.counts["accepted"] == 40
+    assert len(fake.seen) == 4
+    for batch in fake.seen:  # durably marked, with the Message-ID that went out
+        assert len(batch) == 10 and all(state == "sending" and stored == sent for state, stored, sent in batch)
+
+    def has(txn: list[str], text: str) -> bool:
+        return any(text in s for s in txn)
+
+    ledger_txns = [t for t in transactions if has(t, "SET state = 'sending'") or has(t, "provider_message_id = COALESCE")]
+    assert len(ledger_txns) == 4 + 1  # four claims, the last batch's results alone
+    claims = [t for t in ledger_txns if has(t, "SET state = 'sending'")]
+    assert len(claims) == 4 and all(has(t, "UPDATE send_locks SET heartbeat_at") for t in claims)
+    assert not has(claims[0], "provider_message_id = COALESCE")
+    assert all(has(t, "provider_message_id = COALESCE") for t in claims[1:])  # the previous batch's results

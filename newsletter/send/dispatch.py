@@ -1,9 +1,10 @@
 """The send loop: batches to worker threads, pacing, retries, and every ledger transition.
 
 Only the main thread touches the database: it marks a batch ``sending`` (committed) before handing
-it to a worker, and commits the worker's outcome when it comes back. Workers only talk to their
-own provider instance (one keep-alive connection each) and retry what provably never reached the
-provider: 429 (after Retry-After) and ``ProviderUnavailable`` (backoff with jitter). Anything in
+it to a worker, and commits the worker's outcome when it comes back, in the same transaction as
+the claim of the batch that takes its place (one commit per batch, ``ledger.commit_batch``).
+Workers only talk to their own provider instance (one keep-alive connection each) and retry what
+provably never reached the provider: 429 (after Retry-After) and ``ProviderUnavailable`` (backoff with jitter). Anything in
 doubt becomes ``unknown``; it is never resent here. A fault that every later batch would meet too
 (credentials, an unwritable outbox, TLS, a server that cannot be reached once a batch's retries are
 spent) stops the run at the first batch, with its cause.
@@ -176,6 +177,7 @@ class Dispatcher:
         self._results: queue.Queue = queue.Queue()
         self._consecutive_failures = 0
         self._next_slot = 0.0
+        self._unwritten: list[ledger.Outcome] = []  # settled, committed with the next claim
 
     # --- main thread ------------------------------------------------------------------------
 
@@ -202,14 +204,18 @@ class Dispatcher:
                     except StoreError as err:  # nothing of this chunk went out; stop, settle the rest
                         self._store_failed(err)
                         break
-                    if job is None:
+                    if job is None:  # all skipped or refused, or the ledger write failed
+                        if self._stop.is_set():
+                            break
                         continue
                     budget -= len(job.rows)
                     self._pace(len(job.batch))
                     self._jobs.put(job)
                     in_flight += 1
+                self._commit()  # what was settled before the loop ended, with no claim to join
                 while in_flight:
                     self._settle(self._results.get())
+                    self._commit()
                     in_flight -= 1
         finally:
             self._stop.set()
@@ -242,7 +248,8 @@ class Dispatcher:
             signal.signal(signal.SIGINT, previous)
 
     def _prepare(self, rows: list[Delivery]) -> _Job | None:
-        """Skip who left since the snapshot, personalize, and commit the batch as 'sending'."""
+        """Skip who left since the snapshot, personalize, and commit the batch as 'sending'
+        (with the outcomes settled since the last commit, in one transaction)."""
         current = subscribers.statuses(self.conn, [r.subscriber_id for r in rows])
         keep, skipped = [], []
         for r in rows:
@@ -250,10 +257,6 @@ class Dispatcher:
         by_status: dict[str, list[int]] = {}
         for r in skipped:
             by_status.setdefault(current.get(r.subscriber_id, "erased"), []).append(r.id)
-        for status, ids in by_status.items():
-            ledger.set_state(self.conn, ids, "skipped", f"not active at send time ({status})")
-        self.stats.skipped += len(skipped)
-        self.on_progress(len(skipped))
         recipients, sendable, refused = [], [], []
         for r in keep:
             try:
@@ -261,16 +264,40 @@ class Dispatcher:
                 sendable.append(r)
             except PersonalizeError as err:
                 refused.append((r.id, "rejected", SendResult("rejected", code="invalid-recipient", detail=err.message), None))
-        if refused:
-            ledger.record_results(self.conn, refused)
-            self.stats.rejected += len(refused)
-            self.on_progress(len(refused))
-        if not sendable:
-            return None
-        batch = Batch(self.personalizer.campaign, tuple(recipients), batch_key(self.send))
-        ledger.heartbeat(self.conn, self.send.issue_slug)  # first: a write failing here marks nothing
-        ledger.mark_sending(self.conn, [(r.id, v.message_id) for r, v in zip(sendable, recipients, strict=True)], batch.key)
-        return _Job(sendable, batch)
+        batch = Batch(self.personalizer.campaign, tuple(recipients), batch_key(self.send)) if sendable else None
+        claim = [(r.id, v.message_id) for r, v in zip(sendable, recipients, strict=True)]
+        if not self._commit(refused=refused, skipped=by_status, claim=claim, key=batch.key if batch else None):
+            return None  # nothing of this chunk was claimed: the run stops
+        self.stats.skipped += len(skipped)
+        self.stats.rejected += len(refused)
+        self.on_progress(len(skipped) + len(refused))
+        return _Job(sendable, batch) if batch is not None else None
+
+    def _commit(
+        self, *, refused: Sequence[ledger.Outcome] = (), skipped: dict[str, list[int]] | None = None,
+        claim: Sequence[tuple[int, str]] = (), key: str | None = None,
+    ) -> bool:
+        """One ledger transaction: the outcomes settled since the last one, and the next chunk's
+        refused and skipped rows and its claim with the lock's heartbeat. Waited for and retried
+        while the database is locked or full; once that has failed past the busy timeout, the
+        settled outcomes (facts the provider already has) go to the side journal the next send or
+        status replays, and nothing is claimed. False when the write failed."""
+        settled, self._unwritten = self._unwritten, []
+        if not (settled or refused or skipped or claim):
+            return True
+        if self.stats.store_fault is None:
+            try:
+                ledger.commit_batch(
+                    self.conn, outcomes=settled + list(refused), skipped=skipped, claim=claim, batch_key=key,
+                    heartbeat_of=self.send.issue_slug if claim else None,
+                )
+                return True
+            except StoreError as err:
+                self._store_failed(err)
+        if settled:
+            unrecorded.keep(self.conn, settled)
+            self.stats.unrecorded += len(settled)
+        return False
 
     def _pace(self, n: int) -> None:
         """Messages-per-second cap: each batch takes n/rate seconds of the schedule."""
@@ -283,7 +310,7 @@ class Dispatcher:
         self._next_slot = start + n / self.rate_limit
 
     def _settle(self, out: _Outcome) -> None:
-        """Commit one batch's outcome to the ledger."""
+        """Take one batch's outcome; ``_commit`` writes it, with the next claim when there is one."""
         rows = out.job.rows
         done = len(out.results)
         outcomes = []
@@ -303,8 +330,7 @@ class Dispatcher:
             rest, unsent = rest[:in_doubt], rest[in_doubt:]
             outcomes += [(r.id, "unknown", None, out.unknown.message) for r in rest]
             self.stats.unknown += len(rest)
-        if outcomes:
-            self._record(outcomes)
+        self._unwritten += outcomes
         if unsent:
             self._requeue(unsent, f"not sent: the message before it was left in doubt ({out.unknown.message})")
         failure = out.fatal or out.gave_up
@@ -323,20 +349,8 @@ class Dispatcher:
         self.on_progress(done + (len(rest) if out.unknown is not None else 0))
 
     def _requeue(self, rows: Sequence[Delivery], why: str) -> None:
-        self._record([(r.id, "pending", None, why) for r in rows])
+        self._unwritten += [(r.id, "pending", None, why) for r in rows]
         self.stats.requeued += len(rows)
-
-    def _record(self, outcomes: list[tuple[int, str, SendResult | None, str | None]]) -> None:
-        """Outcomes into the ledger (waited for and retried while it is locked or full); once it
-        has failed past the busy timeout, into the side journal the next send or status replays."""
-        if self.stats.store_fault is None:
-            try:
-                ledger.record_results(self.conn, outcomes)
-                return
-            except StoreError as err:
-                self._store_failed(err)
-        unrecorded.keep(self.conn, outcomes)
-        self.stats.unrecorded += len(outcomes)
 
     def _suppress(self, subscriber_id: int, result: SendResult) -> None:
         try:

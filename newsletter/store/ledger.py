@@ -2,8 +2,10 @@
 
 States: pending -> sending -> accepted | rejected | unknown, and skipped (unsubscribed after the
 snapshot). A batch is marked ``sending`` and committed before the provider is called; its results
-are committed after. Rows left ``sending`` by a crash become ``unknown`` on the next run and are
-never resent without an explicit choice (or an idempotent provider).
+are committed after, in the same transaction as the claim of the next batch and the lock's
+heartbeat (``commit_batch``: one commit per batch). Rows left ``sending`` by a crash become
+``unknown`` on the next run and are never resent without an explicit choice (or an idempotent
+provider).
 
 The send lock lives here too: a row per issue naming the process that holds it, so a second
 ``send`` of the same issue is refused even from another terminal.
@@ -167,50 +169,84 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
+Outcome = tuple[int, str, "SendResult | None", "str | None"]  # (delivery id, new state, result, detail)
+
+
+def commit_batch(
+    conn: sqlite3.Connection,
+    *,
+    outcomes: Sequence[Outcome] = (),
+    skipped: dict[str, Sequence[int]] | None = None,
+    claim: Sequence[tuple[int, str]] = (),
+    batch_key: str | None = None,
+    heartbeat_of: str | None = None,
+) -> None:
+    """The send loop's one transaction per batch: the outcomes of the batch that came back, the
+    rows found inactive (``skipped``, by status), the claim of the next batch ((delivery id,
+    Message-ID) pairs -> ``sending``, with the batch's identity) and the lock's heartbeat,
+    committed together before that next batch's request. All or nothing, so a failed write has
+    claimed nothing; a locked or full database is waited for and tried again (db.write)."""
+    stamp = clock.timestamp()
+
+    def apply() -> None:
+        with transaction(conn):
+            if heartbeat_of is not None:
+                _beat(conn, heartbeat_of, stamp)
+            _record(conn, outcomes, stamp)
+            for status, ids in (skipped or {}).items():
+                _set_state(conn, ids, "skipped", f"not active at send time ({status})", stamp)
+            _mark_sending(conn, claim, batch_key, stamp)
+
+    write(conn, apply)
+
+
 def mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], batch_key: str | None = None) -> None:
     """(delivery id, Message-ID) pairs of one batch -> sending, with the batch's identity,
     committed before the provider is called."""
-    stamp = clock.timestamp()
-    values = [(mid, batch_key, stamp, stamp, did) for did, mid in rows]
-
-    def mark() -> None:
-        with transaction(conn):
-            conn.executemany(
-                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, batch_key = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
-                values,
-            )
-
-    write(conn, mark)
+    commit_batch(conn, claim=rows, batch_key=batch_key)
 
 
-def record_results(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, SendResult | None, str | None]]) -> None:
+def record_results(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> None:
     """Commit one batch's outcomes: (delivery id, new state, result, detail). A locked or full
     database is waited for and tried again (db.write): these are facts the provider already has."""
-    stamp = clock.timestamp()
-    values = [
-        (state, r.provider_message_id if r else None, r.code if r else None, (r.detail if r else None) or detail, stamp, did)
-        for did, state, r, detail in outcomes
-    ]
-
-    def record() -> None:
-        with transaction(conn):
-            conn.executemany(
-                "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
-                values,
-            )
-
-    write(conn, record)
+    commit_batch(conn, outcomes=outcomes)
 
 
 def set_state(conn: sqlite3.Connection, ids: Sequence[int], state: str, detail: str | None = None) -> None:
     stamp = clock.timestamp()
-    values = [(state, detail, stamp, i) for i in ids]
 
     def update() -> None:
         with transaction(conn):
-            conn.executemany("UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?", values)
+            _set_state(conn, ids, state, detail, stamp)
 
     write(conn, update)
+
+
+def _mark_sending(conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], batch_key: str | None, stamp: str) -> None:
+    if rows:
+        conn.executemany(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?, batch_key = ?, sending_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+            [(mid, batch_key, stamp, stamp, did) for did, mid in rows],
+        )
+
+
+def _record(conn: sqlite3.Connection, outcomes: Sequence[Outcome], stamp: str) -> None:
+    if outcomes:
+        conn.executemany(
+            "UPDATE deliveries SET state = ?, provider_message_id = COALESCE(?, provider_message_id), error_code = ?, error_detail = ?, updated_at = ? WHERE id = ?",
+            [
+                (state, r.provider_message_id if r else None, r.code if r else None, (r.detail if r else None) or detail, stamp, did)
+                for did, state, r, detail in outcomes
+            ],
+        )
+
+
+def _set_state(conn: sqlite3.Connection, ids: Sequence[int], state: str, detail: str | None, stamp: str) -> None:
+    if ids:
+        conn.executemany(
+            "UPDATE deliveries SET state = ?, error_detail = COALESCE(?, error_detail), updated_at = ? WHERE id = ?",
+            [(state, detail, stamp, i) for i in ids],
+        )
 
 
 def interrupted_to_unknown(conn: sqlite3.Connection, send: SendRecord) -> int:
@@ -257,9 +293,8 @@ def _take_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
         )
 
 
-def heartbeat(conn: sqlite3.Connection, issue_slug: str) -> None:
-    stamp = clock.timestamp()
-    write(conn, lambda: conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (stamp, issue_slug, os.getpid())))
+def _beat(conn: sqlite3.Connection, issue_slug: str, stamp: str) -> None:
+    conn.execute("UPDATE send_locks SET heartbeat_at = ? WHERE issue_slug = ? AND pid = ?", (stamp, issue_slug, os.getpid()))
 
 
 def release_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
