@@ -170,3 +170,28 @@ def test_a_list_under_a_warning_is_criticism_item_by_item():
     plain = "What we offer:\n\n- guaranteed results\n- no side effects\n"
     assert claims_in_markdown(warned) == []
     assert {c.category for c in claims_in_markdown(plain)} == {"guarantee", "safety"}
+
+
+@pytest.mark.parametrize(
+    "risky, careful",
+    [
+        # a clinic's customers "report" in its own marketing; participants report in a trial
+        ("Guests report complete recovery after a single ayahuasca ceremony.", "Participants reported nausea, and some reported headaches."),
+        # "That said" is a discourse marker, not a quotation
+        ("That said, you can expect your symptoms to fall by at least half within the first week.", "Patients said their symptoms fell, though scores barely moved."),
+        # "anyone who ... says" warns; "for anyone who sees it through" claims
+        ("It cuts PTSD symptoms by 67 percent for anyone who sees it through.", "Be careful with anyone who says it cuts symptoms for everyone."),
+        # a negation a gap took in
+        ("Science has shown that ketamine works for depression.", "Science has not settled whether these drugs work for everyone."),
+    ],
+)
+def test_testimonials_discourse_markers_and_negation_inside_a_pattern(risky, careful):
+    assert claims_in_markdown(risky) != []
+    assert claims_in_markdown(careful) == []
+
+
+def test_stopping_it_is_advice_only_when_a_medicine_is_named_in_the_paragraph():
+    advice = "Should I keep taking my antidepressant before a session? No. Drop it two weeks beforehand."
+    assert "advice" in {c.category for c in claims_in_markdown(advice)}
+    assert claims_in_markdown("Worried about the drive home? Drop it: we arrange a taxi.") == []
+    assert claims_in_markdown("Tell your prescriber before you drop anything; stopping it can cause withdrawal, so never quit alone.") == []

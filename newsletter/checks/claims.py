@@ -195,7 +195,7 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     lemmas = [t.lemma_ for t in sent]
     words = " " + " ".join(t.lower_ for t in sent) + " "
     outside = [t.lemma_ for t in sent if not span.start <= t.i < span.end]
-    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _asks(sent):
+    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _negated_inside(rule, span) or _asks(sent):
         return False
     if _attributed(span, sent, lemmas, words) or _reported_sanction(span, sent):
         return False
@@ -203,7 +203,7 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
         return False
     if rule.category == "guarantee" and _about_process(span, sent):
         return False
-    if rule.study_context_ok and R.STUDY_CONTEXT.intersection(outside) and not R.FIRST_PERSON.intersection(lemmas):
+    if rule.study_context_ok and R.STUDY_CONTEXT.intersection(outside) and not (R.FIRST_PERSON | R.TESTIMONIAL_SUBJECTS).intersection(lemmas):
         return False
     if rule.name == "promise" and span.end < sent.end and span.doc[span.end].lower_ == "only":  # "we promise only to explain"
         return False
@@ -211,11 +211,18 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
         return False
     if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
         return False
+    if rule.block_needs and not _block_has(span.doc, rule.block_needs):
+        return False
     if rule.needs == "speaker" and not R.SPEAKERS.intersection(t.lower_ for t in sent):
         return False
     if rule.needs == "imperative":
         return _imperative(span, sent)
     return True
+
+
+def _block_has(doc: Any, lemmas: str) -> bool:
+    wanted = set(lemmas.split("|"))
+    return any(t.lemma_ in wanted or t.lower_ in wanted for t in doc)
 
 
 def _hedged(span: Any, sent: Any) -> bool:
@@ -281,25 +288,62 @@ def _quoted(span: Any, sent: Any, words: str) -> bool:
     quotes = [m for m in QUOTED_RE.finditer(sent.text)]
     if not any(m.start() <= a and b <= m.end() for m in quotes):
         return False
-    rest = {w.strip(".,;:!?") for w in QUOTED_RE.sub(" ", sent.text).lower().split()}
+    inside = [(m.start() + sent.start_char, m.end() + sent.start_char) for m in quotes]
+    rest = {t.lemma_ for t in sent if not any(s <= t.idx < e for s, e in inside)}
     return not R.FIRST_PERSON.intersection(rest) or bool(R.ATTRIBUTION.intersection(rest))
 
 
 def _criticism(outside: list[str], words: str) -> bool:
-    return bool(R.CRITICISM.intersection(outside)) or any(f" {p} " in words for p in R.CRITICISM_PHRASES)
+    return bool(R.CRITICISM.intersection(outside)) or any(f" {p} " in words for p in R.CRITICISM_PHRASES) or bool(_ANYONE_CLAIMING.search(words))
+
+
+_ANYONE_CLAIMING = re.compile(R.ANYONE_CLAIMING)
 
 
 def _attributed(span: Any, sent: Any, lemmas: list[str], words: str) -> bool:
     """Someone else's claim, reported: an attribution cue that is not the sentence's own verb in the
     imperative ("Call us"), in a sentence where we do not speak for ourselves."""
-    if R.FIRST_PERSON.intersection(lemmas):
-        return False
     doc = span.doc
+    if R.FIRST_PERSON.intersection(lemmas):
+        return _we_hear(span, sent)
     cues = [
         t for t in sent
-        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no"))
+        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end
+        and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no")) and not _testimonial(t, sent)
     ]  # lower-case only: "the United States" is not a cue; nor "say yes", nor "on the market"
+    if cues and all(t.lemma_ == "say" for t in cues) and any(m in words for m in R.SAY_MARKERS):
+        cues = []  # "That said, ..." attributes nothing
     return bool(cues) or any(f" {p} " in words for p in R.ATTRIBUTION_PHRASES)
+
+
+def _we_hear(span: Any, sent: Any) -> bool:
+    """"We sometimes hear that one session produces permanent change": a claim we report hearing,
+    before the claim, not one we make."""
+    doc = span.doc
+    for i in range(sent.start, span.start):
+        if doc[i].lemma_ in R.FIRST_PERSON and any(doc[j].lemma_ in {"hear", "read"} and doc[j + 1].lower_ in {"that", "claims", "people", "it"} for j in range(i + 1, min(i + 4, span.start - 1))):
+            return True
+    return False
+
+
+def _testimonial(cue: Any, sent: Any) -> bool:
+    """"Our guests report complete recovery": the clinic's customers speaking in its marketing."""
+    doc = cue.doc
+    return any(doc[i].lemma_ in R.TESTIMONIAL_SUBJECTS for i in range(max(sent.start, cue.i - 2), cue.i))
+
+
+def _negated_inside(rule: R.Rule, span: Any) -> bool:
+    """A negation that a gap of the pattern took in ("it will not work", "science has not shown"),
+    where the rule's own words have none."""
+    own = _rule_words(rule.name)
+    return any((t.lemma_ in R.NEGATION or t.lower_ in R.NEGATION) and t.lower_ not in own and t.lemma_ not in own for t in span)
+
+
+@lru_cache(maxsize=None)
+def _rule_words(name: str) -> frozenset[str]:
+    rule = RULES_BY_NAME.get(name)
+    words = (w.lstrip("=") for p in (rule.patterns if rule else ()) for spec in p.split() for w in spec.rstrip("?").split("|"))
+    return frozenset(words)
 
 
 def _negated(span: Any, sent: Any) -> bool:
@@ -329,6 +373,8 @@ def _imperative(span: Any, sent: Any) -> bool:
     if verb.lower_ != verb.lemma_ or any(t.lower_ == "whether" for t in doc[sent.start : span.start]):
         return False
     i = span.start - 1
+    if i > sent.start and doc[i].lower_ == "and" and _clause_start(doc, i, sent).lower_ in R.IMPERATIVE_VERBS:
+        return True  # "Switch to X and leave the pills behind"
     while i >= sent.start and (doc[i].lower_ in R.IMPERATIVE_LEADS or doc[i].lower_.endswith("ly")):
         i -= 1
     if i < sent.start or doc[i].is_punct:
@@ -336,6 +382,12 @@ def _imperative(span: Any, sent: Any) -> bool:
     while i >= sent.start and doc[i].lower_ in R.MODALS:
         i -= 1
     return i >= sent.start and i < span.start - 1 and doc[i].lower_ == "you"
+
+
+def _clause_start(doc: Any, i: int, sent: Any) -> Any:
+    while i > sent.start and not doc[i - 1].is_punct:
+        i -= 1
+    return doc[i]
 
 
 # --- spaCy, built once ------------------------------------------------------------------------------
@@ -387,6 +439,8 @@ def _compile(pattern: str, table: Any) -> list[dict[str, Any]]:
         spec = spec[:-1] if optional else spec
         if spec == "~":
             token: dict[str, Any] = {"TEXT": {"NOT_IN": GAP_STOPS}, "OP": "{0,3}"}  # may cross a hyphen, not a clause
+        elif spec == "##":
+            token = {"IS_DIGIT": True}
         elif spec == "#":
             token = {"LIKE_NUM": True}
         elif spec.startswith("="):
