@@ -195,7 +195,7 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     lemmas = [t.lemma_ for t in sent]
     words = " " + " ".join(t.lower_ for t in sent) + " "
     outside = [t.lemma_ for t in sent if not span.start <= t.i < span.end]
-    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _negated_inside(rule, span) or _asks(sent):
+    if _quoted(span, sent, words) or _criticism(outside, words) or _negated(span, sent) or _negated_inside(rule, span) or _asks(sent) or _answered_no(sent):
         return False
     if _attributed(span, sent, lemmas, words) or _reported_sanction(span, sent):
         return False
@@ -212,6 +212,8 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
     if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
         return False
     if rule.block_needs and not _block_has(span.doc, rule.block_needs):
+        return False
+    if rule.block_unless and _block_has(span.doc, rule.block_unless):
         return False
     if rule.needs == "speaker" and not R.SPEAKERS.intersection(t.lower_ for t in sent):
         return False
@@ -273,6 +275,14 @@ def _asks(sent: Any) -> bool:
     if len(words) < 3 or words[-1] != "?" or words[0] not in R.QUESTION_LEADS:
         return False
     return words[1] != "n't" and words[1:3] != ["you", "know"]
+
+
+def _answered_no(sent: Any) -> bool:
+    """"Guaranteed results? We can't offer them.": a question the next sentence answers with a no."""
+    if not sent.text.rstrip().endswith("?") or sent.end >= len(sent.doc):
+        return False
+    following = [t.lower_ for t in sent.doc[sent.end : sent.end + 4]]
+    return bool(following) and (following[0] in R.ANSWER_NO or (len(following) > 2 and following[1] in ("ca", "can", "do", "would", "could", "will", "wo") and following[2] in ("n't", "not", "never")))
 
 
 def _about_process(span: Any, sent: Any) -> bool:
