@@ -272,6 +272,8 @@ def _negative_question(sent: Any) -> bool:
 def _asks(sent: Any) -> bool:
     """A yes/no question ("Is it safe?"), not a negative or "did you know" one, which asserts."""
     words = [t.lower_ for t in sent if not t.is_space]
+    if words[:2] in (["q", ":"], ["question", ":"]):
+        words = words[2:]  # an FAQ's "Q: Is it safe?"
     if len(words) < 3 or words[-1] != "?" or words[0] not in R.QUESTION_LEADS:
         return False
     return words[1] != "n't" and words[1:3] != ["you", "know"]
@@ -318,7 +320,7 @@ def _attributed(span: Any, sent: Any, lemmas: list[str], words: str) -> bool:
         return _we_hear(span, sent)
     cues = [
         t for t in sent
-        if t.lemma_ in R.ATTRIBUTION and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end
+        if (t.lemma_ in R.ATTRIBUTION or t.lower_ in R.ATTRIBUTION_FORMS) and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end
         and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no")) and not _testimonial(t, sent)
     ]  # lower-case only: "the United States" is not a cue; nor "say yes", nor "on the market"
     if cues and all(t.lemma_ == "say" for t in cues) and any(m in words for m in R.SAY_MARKERS):
