@@ -72,7 +72,19 @@ def score(results: list[tuple[Paragraph, bool]]) -> Score:
     return Score(tp, fp, fn, len(results) - tp - fp - fn)
 
 
-def evaluate(paragraphs: list[Paragraph]) -> list[tuple[Paragraph, list]]:
+def evaluate(paragraphs: list[Paragraph], model: bool = True) -> list[tuple[Paragraph, list]]:
     from newsletter.checks.claims import claims_in_markdown
 
-    return [(p, claims_in_markdown(p.text)) for p in paragraphs]
+    return [(p, claims_in_markdown(p.text, model=model)) for p in paragraphs]
+
+
+def labelled_files() -> list[Path]:
+    """Every labelled file: the corpus and the blind sets (what the classifier is trained on)."""
+    return sorted(CORPUS.parent.glob("*.txt"))
+
+
+def labelled(files: list[Path]) -> list:
+    """The paragraphs of ``files`` as the classifier's training examples."""
+    from newsletter.checks import claims_model, claims_rules
+
+    return [claims_model.Labelled(p.text, p.risky, p.category if p.category in claims_rules.CATEGORIES else None) for f in files for p in load(f)]

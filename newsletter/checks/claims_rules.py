@@ -24,6 +24,18 @@ CATEGORIES = {
     "authority": "borrowed authority",
 }
 
+# What to write instead, for a claim the classifier found (no rule's words to go by).
+CATEGORY_REWRITES = {
+    "cure": "say what the trial measured and for how long: 'symptoms eased for some participants during the 12 weeks of the trial'",
+    "safety": "name the side effects and risks the trials reported, and who was excluded",
+    "efficacy": "give the trial's figure with its comparison group: 'X% on the drug against Y% on placebo'",
+    "guarantee": "'some people improve; no one can promise that you will'",
+    "advice": "'talk to your prescriber before changing any medicine or care'",
+    "prediction": "'may', 'could', or who predicts it, and when a decision is due",
+    "superiority": "name the comparison the trial made (usually placebo) and what it has not been compared with",
+    "authority": "cite the study or the guideline and say what it found",
+}
+
 
 @dataclass(frozen=True)
 class Rule:
