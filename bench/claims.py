@@ -8,7 +8,10 @@
     a paragraph counts as flagged when the check finds any claim in it.
     Then the same figures for each blind set, tests/fixtures/claims/blind*.txt (paragraphs written
     before reading the rules; scored on its own, never mixed into the corpus figures).
-(b) time: the spaCy import and pipeline build (once per process), then the time per paragraph,
+(b) leave one file out: the classifier (checks/claims_model.py) trained on every labelled file but
+    one and scored on that one, alone and with the rules, beside the rules alone: the fair
+    forecast for new text, for a file the rules were not tuned on.
+(c) time: the spaCy import and pipeline build (once per process), then the time per paragraph,
     median of --runs passes over the whole corpus. --misses lists the paragraphs it gets wrong.
 """
 

@@ -186,15 +186,17 @@ def find_claims(blocks: Sequence[Block], extra_phrases: Sequence[str] = (), mode
 
 
 MODEL_MIN_WORDS = 8  # a line of a few words gives the classifier too little to read
+MODEL_SHORT_WORDS = 15  # below this many words, a paragraph must score claims_model.SHORT_THRESHOLD
 
 
 def _model_claim(block: Block, doc: Any) -> Claim | None:
     from . import claims_model
 
-    if sum(1 for t in doc if t.is_alpha) < MODEL_MIN_WORDS:
+    words = sum(1 for t in doc if t.is_alpha)
+    if words < MODEL_MIN_WORDS:
         return None
     reading = claims_model.read(doc)
-    if reading.score < claims_model.THRESHOLD:
+    if reading.score < (claims_model.THRESHOLD if words >= MODEL_SHORT_WORDS else claims_model.SHORT_THRESHOLD):
         return None
     sent = reading.sentence
     if _careful_frame(sent):

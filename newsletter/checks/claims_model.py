@@ -24,7 +24,8 @@ from typing import Any, Iterable, Sequence
 from . import claims_rules as R
 
 MODEL_DIR = Path(__file__).with_name("claims_model")
-THRESHOLD = 0.7  # a paragraph scoring at least this is a claim (chosen by leave-one-set-out scores: bench/claims.py)
+THRESHOLD = 0.7  # a paragraph scoring at least this is a claim (chosen by leave-one-file-out scores: bench/claims.py)
+SHORT_THRESHOLD = 0.85  # a short one (under claims.MODEL_SHORT_WORDS words) gives the model less to go on: it must score this
 NGRAMS = 2
 HASH_LENGTH = 2**16  # feature buckets of claim-or-careful: 0.5 MB of weights
 KIND_HASH_LENGTH = 2**14  # and of which kind (eight labels): 0.5 MB
