@@ -183,6 +183,10 @@ def test_a_list_under_a_warning_is_criticism_item_by_item():
         ("It cuts PTSD symptoms by 67 percent for anyone who sees it through.", "Be careful with anyone who says it cuts symptoms for everyone."),
         # a negation a gap took in
         ("Science has shown that ketamine works for depression.", "Science has not settled whether these drugs work for everyone."),
+        # "what they won't tell you" frames our own claim; "read as evidence that" keeps it at a distance
+        ("Here's what the rehab crowd won't tell you: one session wipes the addiction out.", "Nobody should read this trial summary as evidence that the therapy cures PTSD."),
+        # a year is not a success figure
+        ("Nine in 10 of our clients recover.", "Oregon voters passed Measure 109 in 2020, creating a licensed program."),
     ],
 )
 def test_testimonials_discourse_markers_and_negation_inside_a_pattern(risky, careful):

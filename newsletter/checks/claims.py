@@ -36,6 +36,7 @@ INLINE = (
     (re.compile(r"\s*\|\s*"), " ; "),
 )
 SENTENCE_SHOWN = 160
+YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
 GAP_STOPS = [".", ",", ";", ":", "!", "?", "(", ")", '"', "“", "”", "'", "‘", "’", "—", "–"]
 
 
@@ -234,6 +235,8 @@ def _is_claim(rule: R.Rule, span: Any, sent: Any) -> bool:
         return False
     if rule.name == "promise" and span.end < sent.end and span.doc[span.end].lower_ == "only":  # "we promise only to explain"
         return False
+    if rule.name == "numeric" and YEAR_RE.search(span.text):  # "Measure 109 in 2020" is a date, not a success figure
+        return False
     if rule.name == "the-best" and _evidence_compound(span):
         return False
     if "placebo" in (t.lemma_ for t in span) or (rule.name == "permanent" and span.end < sent.end and span.doc[span.end].lemma_ in {"reason", "measure", "cause"}):
@@ -356,7 +359,7 @@ def _attributed(span: Any, sent: Any, lemmas: list[str], words: str) -> bool:
     cues = [
         t for t in sent
         if (t.lemma_ in R.ATTRIBUTION or t.lower_ in R.ATTRIBUTION_FORMS) and t.text[:1].islower() and t.lower_ != "market" and not span.start <= t.i < span.end
-        and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no")) and not _testimonial(t, sent)
+        and not (t.i + 1 < sent.end and doc[t.i + 1].lower_ in ("yes", "no")) and not _testimonial(t, sent) and not _negated_cue(t, sent)
     ]  # lower-case only: "the United States" is not a cue; nor "say yes", nor "on the market"
     if cues and all(t.lemma_ == "say" for t in cues) and any(m in words for m in R.SAY_MARKERS):
         cues = []  # "That said, ..." attributes nothing
@@ -371,6 +374,12 @@ def _we_hear(span: Any, sent: Any) -> bool:
         if doc[i].lemma_ in R.FIRST_PERSON and any(doc[j].lemma_ in {"hear", "read"} and doc[j + 1].lower_ in {"that", "claims", "people", "it"} for j in range(i + 1, min(i + 4, span.start - 1))):
             return True
     return False
+
+
+def _negated_cue(cue: Any, sent: Any) -> bool:
+    """"What the rehab crowd won't tell you: ...": a negated "tell" frames our own claim as a secret."""
+    doc = cue.doc
+    return any(doc[i].lemma_ in R.NEGATION or doc[i].lower_ in R.NEGATION for i in range(max(sent.start, cue.i - 2), cue.i))
 
 
 def _testimonial(cue: Any, sent: Any) -> bool:

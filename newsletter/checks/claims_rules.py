@@ -198,7 +198,7 @@ CRITICISM = {
 CRITICISM_PHRASES = (
     "any provider", "any clinic", "any website", "any company", "clinics that", "clinics which", "clinics who",
     "providers that", "providers who", "websites that", "no study supports", "does not support", "do not support", "red flag", "watch out",
-    "watch for", "look out for", "warning sign", "walk away", "not evidence", "business decision", "sales tactic", "marketing tactic", "sales pitch", "a promise like that", "promises like that", "a claim like that", "claims like that", "promises like these", "claims like these",
+    "watch for", "look out for", "warning sign", "walk away", "as evidence that", "as proof that", "not evidence", "business decision", "sales tactic", "marketing tactic", "sales pitch", "a promise like that", "promises like that", "a claim like that", "claims like that", "promises like these", "claims like these",
 )
 # "anyone who ... says/promises" warns about a claim; "for anyone who sees it through" makes one.
 ANYONE_CLAIMING = r" anyone (?:who|that) (?:\S+ ){0,3}(?:says|said|claims|claimed|promises|promised|tells|told|offers|offered|sells|sold|guarantees|guaranteed|advertises|insists|suggests|markets|pushes|pitches|swears|calls|sounds|seems) "
