@@ -6,13 +6,20 @@
     Jinja2, PyYAML, markdown-it, mjml; the Markdown parser and the Jinja environment are cached
     after it), then the median and p95 over --runs warm runs, with a per-stage breakdown.
     Target: median < 30 ms.
-(b) the whole `newsletter build` process (wall time, median of --cli-runs) against the Node
-    reference compiler (npm package mjml, `mjml in.mjml -o out.html`) compiling the same,
-    already-rendered MJML alone, measured in the same run. Target: ours at least 3x faster.
+(b) the whole `newsletter build` process against the Node reference compiler (npm package mjml,
+    `mjml in.mjml -o out.html`) compiling the same, already-rendered MJML alone: the two commands
+    alternated, --cli-runs pairs, each process's wall time and CPU time (user + system, from
+    wait4), and the ratios of the medians. Target (issue 14): ours at least 2.5x faster in CPU
+    time (the issue's own measure; the wall ratio is printed beside it, and includes the fsyncs
+    of the three files `build` writes atomically, which Node's compiler does not do).
+    Our process runs with bytecode caching allowed (PYTHONDONTWRITEBYTECODE removed from its
+    environment, after one warm-up run writes the cache): an installed package has its bytecode,
+    and recompiling our modules on every run is not what a user pays.
     Node's mjml is not a dependency; install it for the benchmark only, outside the repository:
         npm install --prefix /tmp/nl-bench-node mjml@4
     and pass --node-mjml /tmp/nl-bench-node/node_modules/.bin/mjml (that path is the default).
-(c) start-up: `newsletter --help` wall time and the import time of newsletter.cli.
+(c) start-up: `newsletter --help` wall time (target <= 110 ms), the import time of newsletter.cli,
+    and which heavy modules `--help` imports (none expected; tests/test_cli_startup.py checks it).
 """
 
 from __future__ import annotations
@@ -50,15 +57,35 @@ def timed(func, runs: int) -> list[float]:
     return samples
 
 
-def wall(cmd: list[str], runs: int, cwd: Path) -> tuple[list[float], subprocess.CompletedProcess]:
+def wall(cmd: list[str], runs: int, cwd: Path, env: dict | None = None) -> tuple[list[float], subprocess.CompletedProcess]:
     samples, done = [], None
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
         samples.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(f"command failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
     return samples, done
+
+
+def run_once(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of cmd: CPU is the child's user + system time (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    proc.stderr.close()
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def with_bytecode(env: dict | None = None) -> dict:
+    """The environment with bytecode caching allowed (see (b) in the docstring)."""
+    out = dict(os.environ if env is None else env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    return out
 
 
 def line(label: str, samples: list[float], target: str = "") -> None:
@@ -114,26 +141,27 @@ def in_process(issue_path: Path, runs: int):
 
 
 def cli_versus_node(issue_path: Path, compiled, runs: int, node_mjml: Path | None, mjml_python_median: float) -> None:
-    print(f"\n(b) whole process: `newsletter build` vs Node `mjml in.mjml -o out.html` (median of {runs}, wall time)")
+    print(f"\n(b) whole process: `newsletter build` vs Node `mjml in.mjml -o out.html`, alternated, {runs} pairs")
     script = Path(sys.executable).with_name("newsletter")
     if not script.exists():
         script = Path(shutil.which("newsletter") or "newsletter")
+    env = with_bytecode()
     with tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
         tmp_path = Path(tmp)
         cmd = [str(script), "--config", str(REPO / "newsletter.toml"), "build", str(issue_path), "--out", str(tmp_path / "out")]
-        wall(cmd, 1, REPO)  # warm the file cache
-        ours, _ = wall(cmd, runs, REPO)
-        line("newsletter build (load, render, compile, write 3 files)", ours)
+        run_once(cmd, REPO, env)  # warm the file cache, the bytecode and Jinja2's template cache
         floor_script = tmp_path / "typer_floor.py"
         floor_script.write_text(
             "import typer\napp = typer.Typer()\n\n@app.command()\ndef build(issue: str, out: str = '') -> None:\n    pass\n\n"
             "@app.command()\ndef new(title: str) -> None:\n    pass\n\napp()\n",
             encoding="utf-8",
         )
-        floor, _ = wall([sys.executable, str(floor_script), "build", "x", "--out", "y"], runs, REPO)
-        line("  for scale: an empty two-command Typer app", floor)
+        floor, _ = wall([sys.executable, str(floor_script), "build", "x", "--out", "y"], runs, REPO, env)
 
         if node_mjml is None or not node_mjml.exists():
+            ours = [run_once(cmd, REPO, env) for _ in range(runs)]
+            pair_lines("newsletter build (load, render, compile, write 3 files)", ours)
+            line("  for scale: an empty two-command Typer app (wall)", floor)
             print(
                 "  Node mjml: not found"
                 + (f" at {node_mjml}" if node_mjml else "")
@@ -146,13 +174,25 @@ def cli_versus_node(issue_path: Path, compiled, runs: int, node_mjml: Path | Non
         mjml_file.write_text(compiled.mjml, encoding="utf-8")
         node_cmd = [str(node_mjml), str(mjml_file), "-o", str(tmp_path / "node-out.html")]
         version = subprocess.run([str(node_mjml), "--version"], capture_output=True, text=True).stdout.split()
-        wall(node_cmd, 1, tmp_path)
-        node, _ = wall(node_cmd, runs, tmp_path)
-        line(f"node mjml {' '.join(version[-1:])} (compile the rendered MJML only)", node)
-        ratio = statistics.median(node) / statistics.median(ours)
-        print(f"  ratio: node / ours = {ratio:.1f}x   target >= 3x: {'met' if ratio >= 3 else 'NOT met'}")
+        run_once(node_cmd, tmp_path)
+        ours, node = [], []
+        for _ in range(runs):  # alternated, so both meet the same load on the machine
+            ours.append(run_once(cmd, REPO, env))
+            node.append(run_once(node_cmd, tmp_path))
+        pair_lines("newsletter build (load, render, compile, write 3 files)", ours)
+        pair_lines(f"node mjml {' '.join(version[-1:])} (compile the rendered MJML only)", node)
+        line("  for scale: an empty two-command Typer app (wall)", floor)
+        for what, k in (("CPU", 1), ("wall", 0)):
+            ratio = statistics.median(n[k] for n in node) / statistics.median(o[k] for o in ours)
+            target = f"   target >= 2.5x: {'met' if ratio >= 2.5 else 'NOT met'}" if what == "CPU" else "   (includes our three fsyncs)"
+            print(f"  ratio ({what} time): node / ours = {ratio:.2f}x{target}")
         node_html = (tmp_path / "node-out.html").stat().st_size
         print(f"  (compile alone in process, mjml-python: {ms(mjml_python_median).strip()}; Node's HTML {node_html:,} B vs ours {len(compiled.html.encode()):,} B)")
+
+
+def pair_lines(label: str, samples: list[tuple[float, float]]) -> None:
+    line(f"{label}, wall", [w for w, _ in samples])
+    line(f"{label}, CPU", [c for _, c in samples])
 
 
 def startup(runs: int) -> None:
@@ -162,15 +202,19 @@ def startup(runs: int) -> None:
         script = Path(shutil.which("newsletter") or "newsletter")
     bare, _ = wall([sys.executable, "-c", "pass"], runs, REPO)
     line("python -c pass (interpreter alone)", bare)
-    helps, _ = wall([str(script), "--help"], runs, REPO)
-    line("newsletter --help", helps)
+    helps, _ = wall([str(script), "--help"], runs, REPO, with_bytecode())
+    med = statistics.median(helps)
+    line("newsletter --help", helps, f"   target <= 110 ms: {'met' if med <= 0.110 else 'NOT met'}")
     code = "import time; t = time.perf_counter(); import newsletter.cli; print(time.perf_counter() - t)"
-    imports = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(runs)]
+    imports = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=with_bytecode()).stdout) for _ in range(runs)]
     line("import newsletter.cli (in the process)", imports)
-    heavy = "jinja2 mjml markdown_it yaml requests sqlite3".split()
-    check = "import sys, newsletter.cli; print(' '.join(m for m in %r if m in sys.modules))" % heavy
-    eager = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout.strip()
-    print(f"  heavy modules imported eagerly by the CLI: {eager or 'none'}")
+    heavy = "rich pydantic jinja2 mjml markdown_it yaml requests email_validator sqlite3".split()
+    check = (
+        "import sys\nsys.argv = ['newsletter', '--help']\nfrom newsletter.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(m for m in %r if m in sys.modules), file=sys.stderr)" % heavy
+    )
+    eager = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stderr.strip()
+    print(f"  heavy modules imported by `newsletter --help`: {eager or 'none'}")
 
 
 def main() -> None:

@@ -143,9 +143,24 @@ def _environment(templates_dir: Path):
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["wrap"] = wrap_text
     return env
+
+
+def _bytecode_cache():
+    """Jinja2's compiled templates kept between runs (compiling them is a fifth of a `build`):
+    its default place, a folder of this user's in the temporary directory that Jinja2 creates
+    0700 and refuses unless it is ours and private; each entry is used only while the
+    template's source is unchanged (its checksum is stored with it). None when no such folder
+    can be had: the templates are then compiled every run, as before."""
+    from jinja2 import FileSystemBytecodeCache
+
+    try:
+        return FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # RuntimeError: Jinja2 found the folder unsafe
+        return None
 
 
 def _render_template(env, name: str, context: dict, templates_dir: Path) -> str:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import app, issue_argument, out_console, run_guarded, state
+from . import app, issue_argument, printable, run_guarded, state
 
 
 @app.command()
@@ -20,9 +20,8 @@ def build(
     from ..build.pipeline import build_issue
 
     result = run_guarded(lambda: build_issue(issue, state.settings(), out))
-    console = out_console()
-    for path, size in result.files:
-        console.print(f"{_display(path)}  {_size(size)}", markup=False)  # paths may hold [brackets]
+    for path, size in result.files:  # plain lines: no need for rich's console (15 ms to import)
+        typer.echo(printable(f"{_display(path)}  {_size(size)}"))
 
 
 @app.command()
@@ -34,8 +33,8 @@ def new(
     from ..build.scaffold import new_issue
 
     path = run_guarded(lambda: new_issue(title, on, state.settings(), today=date.today()))
-    out_console().print(f"Created {_display(path)}", markup=False)
-    out_console().print(f"Next: write the issue, then run: newsletter build {_display(path)}", markup=False)
+    typer.echo(printable(f"Created {_display(path)}"))
+    typer.echo(printable(f"Next: write the issue, then run: newsletter build {_display(path)}"))
 
 
 def _display(path: Path) -> str:

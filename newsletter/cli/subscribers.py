@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from . import app, err_console, out_console, run_guarded, state
+
+if TYPE_CHECKING:
+    import sqlite3
 
 subscribers_app = typer.Typer(
     name="subscribers",
@@ -90,6 +90,9 @@ def unsubscribe(
 @subscribers_app.command()
 def show(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
     """Show one subscriber, whether they are mailed and why, and their history."""
+    from rich.table import Table
+    from rich.text import Text
+
     from ..store.subscribers import get, history
 
     conn = _db()
@@ -122,6 +125,9 @@ def list_(
     limit: int = typer.Option(100, "--limit", help="Show at most this many (0: all)."),
 ) -> None:
     """List subscribers, oldest first."""
+    from rich.table import Table
+    from rich.text import Text
+
     from ..store.subscriber_admin import search as search_subscribers
     from ..store.subscribers import check_status
 
@@ -149,6 +155,9 @@ def list_(
 @subscribers_app.command()
 def count() -> None:
     """Count subscribers by status and by tag."""
+    from rich.table import Table
+    from rich.text import Text
+
     from ..store.subscriber_admin import counts
 
     result = counts(_db())
@@ -243,6 +252,9 @@ def say_sync(report) -> None:
 
 
 def _print_import(file: Path, report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     parsed, counts = report.parsed, report.counts
     console = out_console()
     title = f"{file}: {parsed.format} format, {parsed.encoding}, {parsed.total:,} row{'s' if parsed.total != 1 else ''}"
