@@ -4,8 +4,8 @@
 Each server runs in its own process, so its CPU is visible and not ours. Prints figures; asserts
 nothing.
 
-    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,steps] [--recipients 100000]
-        [--local-recipients 20000] [--latency-ms 50] [--workers 4]
+    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,postmark-bulk,steps] [--recipients 100000]
+        [--local-recipients 20000] [--latency-ms 50] [--workers 4] [--bulk-size 5000]
 
 "steps" pairs, in one run, what a message costs with the email package (before: the recipient's
 whole message, then ``mime.to_bytes``) and with the campaign template (after: the recipient's
@@ -13,7 +13,8 @@ values, then ``MimeTemplate.render``), and the personalization step alone.
 
 Targets (issue 14): the outbox >= 3,000 messages/s, SMTP to a local aiosmtpd >= 1,000
 messages/s, personalization >= 150,000 recipients/s; (issue 4) 100,000 recipients through
-Postmark in under 30 s wall on 2 cores, peak memory under 300 MB.
+Postmark in under 30 s wall on 2 cores, peak memory under 300 MB; (issue 11) through Postmark bulk
+in under 10 s wall, under 1 KB uploaded and under 2 s of our CPU per 100,000 recipients.
 """
 
 from __future__ import annotations
@@ -221,6 +222,32 @@ def bench_postmark(tmp: Path, recipients: int, latency_ms: float, workers: int, 
     print(f"postmark: uploaded per recipient: {one:,} bytes of JSON (html {len(sample.html.encode()):,} + text {len(sample.text.encode()):,} + headers); {one * recipients / 1e9:.2f} GB for the list")
 
 
+def bench_postmark_bulk(tmp: Path, recipients: int, latency_ms: float, workers: int, bulk_size: int | None) -> None:
+    """``mode = "bulk"``: one body per request and each recipient's values; the upload is what
+    the fake received (request bodies of POST /email/bulk), divided by the recipients."""
+    import json
+    import urllib.request
+
+    config = make_project(tmp / "postmark-bulk")
+    fake, port = start_server(["-m", "fakes.postmark", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--token", TOKEN], REPO / "tests")
+    try:
+        table = {"base_url": f"http://127.0.0.1:{port}", "workers": workers, "mode": "bulk"}
+        if bulk_size:
+            table["bulk_size"] = bulk_size
+        env = {"POSTMARK_SERVER_TOKEN": TOKEN, "NEWSLETTER_SECRET": SECRET}
+        settings, plan, report, wall, cpu, fake_cpu = run_send(config, "postmark", table, env, recipients, fake)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/messages") as answer:
+            counted = json.load(answer)
+    finally:
+        fake.terminate()
+        fake.wait()
+    size = plan.providers.take().max_batch
+    accepted, uploaded = report.counts["accepted"], counted["bulk_bytes_received"]
+    print(f"postmark-bulk: {accepted:,} accepted of {recipients:,}; the fake compiled {counted['count']:,} messages ({latency_ms:.0f} ms/request, {workers} workers, {size:,} recipients a request)")
+    print(f"postmark-bulk: wall {wall:.1f} s -> {accepted / wall:,.0f} recipients/s; our CPU {cpu:.2f} s ({cpu * 100_000 / max(1, accepted):.2f} s per 100,000); fake's CPU {fake_cpu:.1f} s")
+    print(f"postmark-bulk: uploaded {uploaded / 1e6:,.1f} MB in all, {uploaded / max(1, accepted):,.0f} bytes per recipient (the body once a request included)")
+
+
 # -- the SMTP sink (its own process) -----------------------------------------------------------
 def smtp_sink() -> None:
     """aiosmtpd accepting everything and keeping nothing but a count."""
@@ -248,12 +275,13 @@ def smtp_sink() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="postmark,outbox,smtp,steps", help="comma-separated: postmark, outbox, smtp, steps")
+    parser.add_argument("--only", default="postmark,postmark-bulk,outbox,smtp,steps", help="comma-separated: postmark, postmark-bulk, outbox, smtp, steps")
     parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark")
     parser.add_argument("--local-recipients", type=int, default=20_000, help="through the outbox and SMTP")
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=None, help="Postmark; default: [providers.postmark] batch_size in newsletter.toml")
+    parser.add_argument("--bulk-size", type=int, default=None, help="Postmark bulk; default: [providers.postmark] bulk_size (5,000)")
     parser.add_argument("--smtp-sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.smtp_sink:
@@ -262,6 +290,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nl-bench-send-") as tmp:
         if "postmark" in only:  # first: peak RSS is a high-water mark
             bench_postmark(Path(tmp), args.recipients, args.latency_ms, args.workers, args.batch_size)
+        if "postmark-bulk" in only:
+            bench_postmark_bulk(Path(tmp), args.recipients, args.latency_ms, args.workers, args.bulk_size)
         if "outbox" in only:
             bench_outbox(Path(tmp), args.local_recipients, args.workers)
         if "smtp" in only:

@@ -25,7 +25,7 @@ from newsletter.errors import (
 )
 from newsletter.providers.base import create_provider
 
-ADAPTERS = ("outbox", "smtp", "postmark")
+ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk")
 TOKEN = "pm-server-token-9f2c"
 WRONG_TOKEN = "pm-wrong-token-77aa"
 SMTP_USER, SMTP_PASSWORD, WRONG_PASSWORD = "mailer", "smtp-secret-5e1d", "smtp-wrong-3b9c"
@@ -33,7 +33,10 @@ HANG = 1.5  # seconds a server sits on an answer; clients here time out after 0.
 
 NO_SERVER = "outbox writes local files: there is no server to {}"
 SKIPS: dict[str, dict[str, str]] = {
-    "rejection": {"outbox": "outbox writes every message; it has no recipient to refuse"},
+    "rejection": {
+        "outbox": "outbox writes every message; it has no recipient to refuse",
+        "postmark-bulk": "the Bulk API answers for the request, not per recipient: refusals come by webhook and suppression sync (tests/test_postmark_bulk.py)",
+    },
     "auth": {"outbox": "outbox needs no credentials"},
     "rate_limit_retry_after": {
         "outbox": NO_SERVER.format("throttle"),
@@ -142,19 +145,24 @@ class SmtpHarness(Harness):
 
 
 class PostmarkHarness(Harness):
-    def __init__(self, server: FakePostmark) -> None:
+    """``mode`` batch (POST /email/batch) or bulk (POST /email/bulk: the fake compiles each
+    recipient's message, and the adapter reports the bulk request's id for each)."""
+
+    def __init__(self, server: FakePostmark, mode: str = "batch") -> None:
         super().__init__()
         self.server = server
+        self.mode = mode
 
     def provider(self, token: str = TOKEN, **options: Any) -> Any:
-        opts = {"base_url": self.server.url, "timeout": (0.5, 0.5), **options}
+        opts = {"base_url": self.server.url, "timeout": (0.5, 0.5), "mode": self.mode, **options}
         return self.create("postmark", opts, {"POSTMARK_SERVER_TOKEN": token})
 
     def wire(self) -> list[Wire]:
         out = []
         for m in self.server.messages:
             headers = {h["Name"].lower(): h["Value"] for h in m["Headers"]}
-            out.append(Wire(m["To"], m["MessageID"], headers, m["TextBody"], m["HtmlBody"]))
+            reported = f"bulk:{m['BulkRequestID']}" if self.mode == "bulk" else m["MessageID"]
+            out.append(Wire(m["To"], reported, headers, m["TextBody"], m["HtmlBody"]))
         return out
 
     def reject(self, address: str) -> str:
@@ -178,7 +186,7 @@ class PostmarkHarness(Harness):
         self.server.script(Fault(drop="after"))
 
     def refused(self) -> Any:
-        opts = {"base_url": f"http://127.0.0.1:{free_port()}", "timeout": (0.5, 0.5)}
+        opts = {"base_url": f"http://127.0.0.1:{free_port()}", "timeout": (0.5, 0.5), "mode": self.mode}
         return self.create("postmark", opts, {"POSTMARK_SERVER_TOKEN": TOKEN})
 
 
@@ -191,7 +199,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         elif name == "smtp":
             h = SmtpHarness(stack.enter_context(FakeSmtp(username=SMTP_USER, password=SMTP_PASSWORD)))
         else:
-            h = PostmarkHarness(stack.enter_context(FakePostmark(token=TOKEN)))
+            mode = "bulk" if name == "postmark-bulk" else "batch"
+            h = PostmarkHarness(stack.enter_context(FakePostmark(token=TOKEN)), mode)
         stack.callback(h.close_all)  # providers close before their server stops
         yield h
 

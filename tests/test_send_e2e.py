@@ -207,6 +207,25 @@ def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
     _assert_exactly_once(e2e_project, received, max_unknown=50)
 
 
+def test_postmark_bulk_with_faults_survives_sigkill(e2e_project: Path) -> None:
+    """The same faults through ``mode = "bulk"``: they hit the bulk requests, their status polls
+    and the searches alike; a lost reply leaves its whole request in doubt, which the search by
+    metadata settles."""
+    with FakePostmark(token=TOKEN, latency=0.05) as fake:
+        fake.random_faults(RandomFaults(rate_429=0.05, rate_500=0.05, slow_rate=0.04, slow_seconds=2.5, drop_rate=0.03, seed=11))
+        _configure(
+            e2e_project, "postmark",
+            f'[providers.postmark]\nbase_url = "{fake.url}"\nmessage_stream = "broadcast"\nmode = "bulk"\nbulk_size = 50\n'
+            f"bulk_poll_interval = 0.05\ntimeout = [2, 1.5]\nreconcile_grace_seconds = 5\nbackoff_base = 0.2\nworkers = 4\n",
+            rate_limit=PACE,
+        )
+        outputs = _kill_and_rerun(e2e_project, _env(POSTMARK_SERVER_TOKEN=TOKEN), seed=4)
+        assert TOKEN not in "".join(outputs)
+        assert [r for r in fake.requests if r.path == "/email/bulk"] and not [r for r in fake.requests if r.path == "/email/batch"]
+        received = Counter(fake.per_recipient)
+    _assert_exactly_once(e2e_project, received, max_unknown=50)
+
+
 def _postmark_project(project: Path, fake: FakePostmark) -> dict:
     """One worker, batches of 20, no search grace: the environment for `send` through ``fake``."""
     _configure(project, "postmark", f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 1\nreconcile_grace_seconds = 0\n')

@@ -1,4 +1,5 @@
-"""Postmark: ``POST /email/batch`` (≤500 messages), outbound search, suppression dump.
+"""Postmark: ``POST /email/batch`` (≤500 messages) or, with ``mode = "bulk"``, ``POST /email/bulk``
+(postmark_bulk.py: one body, a recipient list); outbound search, suppression dump.
 
 ``[providers.postmark]`` settings: see ``PostmarkProvider.options``. The server token comes only
 from ``POSTMARK_SERVER_TOKEN``. requests is imported where it is used, not at the top: the config
@@ -33,6 +34,7 @@ from ..mime import full_message
 from ..models import Batch, OutgoingMessage, SendResult, Suppression
 from ..options import Option
 from .base import AcceptedRecord, SearchResult
+from .postmark_bulk import MAX_BULK
 from .search_window import WallWindow, wall_window
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ except ImportError:  # a platform without an orjson wheel: slower, same JSON val
 
 
 MAX_BATCH = 500
+MODES = ("batch", "bulk")
 SEARCH_PAGE = 500
 SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
 # Requests one search may make (200,000 messages' worth of pages). A window more crowded than the
@@ -65,6 +68,7 @@ DUMP_ORIGINS = ("Recipient", "Customer", "Admin")
 FIRST_SUPPRESSION_DAY = date(2010, 1, 1)  # before Postmark existed: the dump's whole history
 INACTIVE = 406  # ErrorCode: the recipient is suppressed on the stream
 UNAVAILABLE_STATUSES = {500, 502, 503, 504}
+TOO_LARGE_HINT = "The request is over Postmark's 50 MB: lower [providers.postmark] bulk_size (or batch_size)."
 IN_DOUBT_HINT = (
     "Postmark may have accepted these messages; the send command reconciles them with the "
     "outbound message search before anything is resent."
@@ -78,7 +82,11 @@ class PostmarkProvider:
         Option("base_url", "url", "https://api.postmarkapp.com", "the API's address (tests point it at a local fake)"),
         Option("message_stream", "string", "broadcast", "the message stream: newsletters must use a Broadcast stream"),
         Option("transactional_stream", "string", "outbound", "the stream for one-to-one emails such as sign-up confirmations (Postmark's default Transactional stream is 'outbound')"),
-        Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request", min=1, max=MAX_BATCH),
+        Option("mode", "string", "batch", "batch: POST /email/batch, a whole message per recipient; bulk: POST /email/bulk, one body and each recipient's values (Postmark enables it per account)", choices=MODES),
+        Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request (mode = \"batch\")", min=1, max=MAX_BATCH),
+        Option("bulk_size", "integer", 5_000, "recipients per POST /email/bulk request (mode = \"bulk\"); a request whose answer is lost is in doubt whole", min=1, max=MAX_BULK),
+        Option("bulk_status_wait", "number", 30.0, "seconds to poll a bulk request's status for Completed or Failed before counting it accepted (0: do not poll)", min=0, max=3600),
+        Option("bulk_poll_interval", "number", 1.0, "seconds between two polls of a bulk request's status", min=0, max=60),
         Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
         Option("deadline", "seconds", 120.0, "the most one request may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
         Option("suppression_dump_cap", "integer", DUMP_CAP, "entries one suppression dump answer may hold (a full answer is split and asked again)", min=2),
@@ -90,6 +98,7 @@ class PostmarkProvider:
 
         self.base_url: str = options["base_url"].rstrip("/")
         self.stream: str = options["message_stream"]
+        self.mode: str = options["mode"]
         self.max_batch: int = options["batch_size"]
         self.timeout: tuple[float, float] = options["timeout"]
         self.dump_cap: int = options["suppression_dump_cap"]
@@ -99,13 +108,22 @@ class PostmarkProvider:
         self.session.headers.update(
             {"Accept": "application/json", "Content-Type": "application/json", "X-Postmark-Server-Token": token}
         )
+        self._bulk = None
+        if self.mode == "bulk":
+            from .postmark_bulk import BulkSender
+
+            self._bulk = BulkSender(self, options)
+            self.max_batch = self._bulk.max_batch
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, batch: Batch) -> Sequence[SendResult]:
         """Full messages (``mime.full_message``: /email/batch takes one body per recipient). A
         message Postmark cannot carry is a rejected result and is never posted; the others go in
         requests of consecutive messages, so a failed request applies to its own messages and
-        the ones after it, never to one already settled (``partial_results``)."""
+        the ones after it, never to one already settled (``partial_results``). In bulk mode
+        the recipients go to postmark_bulk.py instead."""
+        if self._bulk is not None:
+            return self._bulk.send(batch)
         results: list[SendResult] = []
         run: list[bytes] = []
         for recipient in batch:
@@ -119,11 +137,23 @@ class PostmarkProvider:
         return results
 
     def _encoded(self, msg: OutgoingMessage) -> bytes | SendResult:
-        rcpt = msg.rcpt
+        return self.checked_encoding(msg.rcpt, lambda: encode_json(self._message(msg)))
+
+    @staticmethod
+    def unsendable(rcpt: str) -> SendResult | None:
+        """The rejected result of an address Postmark cannot carry, or None."""
         if not rcpt.rpartition("@")[0].isascii():
             return SendResult("rejected", code="smtputf8", detail=f"{rcpt}: Postmark documents no support for non-ASCII local parts (SMTPUTF8); not sent")
+        return None
+
+    @classmethod
+    def checked_encoding(cls, rcpt: str, encode: Callable[[], bytes]) -> bytes | SendResult:
+        """One recipient's JSON, or the rejected result of a recipient Postmark cannot carry."""
+        refused = cls.unsendable(rcpt)
+        if refused is not None:
+            return refused
         try:
-            return encode_json(self._message(msg))
+            return encode()
         except (TypeError, ValueError) as err:  # orjson refuses e.g. a lone surrogate: this message only
             return SendResult("rejected", code="invalid-message", detail=f"{rcpt}: cannot be encoded as JSON: {err}")
 
@@ -132,7 +162,7 @@ class PostmarkProvider:
         if not run:
             return
         try:
-            response = self._request("POST", "/email/batch", data=b"[" + b",".join(run) + b"]")
+            response = self.request("POST", "/email/batch", data=b"[" + b",".join(run) + b"]")
             results += _batch_results(response, len(run))
         except ProviderError as err:
             err.partial_results = tuple(results)
@@ -216,7 +246,7 @@ class PostmarkProvider:
             "fromdate": window.start.strftime(EASTERN_FORMAT),
             "todate": window.end.strftime(EASTERN_FORMAT),
         }
-        return _json(self._request("GET", "/messages/outbound", params=params), "outbound search")
+        return _json(self.request("GET", "/messages/outbound", params=params), "outbound search")
 
     def suppressions(self, since: datetime | None) -> Iterable[Suppression]:
         """The stream's whole suppression list (created on or after ``since``'s day, if given).
@@ -251,7 +281,7 @@ class PostmarkProvider:
 
     def _dump(self, params: dict[str, str]) -> list[dict[str, Any]]:
         path = f"/message-streams/{quote(self.stream, safe='')}/suppressions/dump"
-        body = _json(self._request("GET", path, params=params), "suppression dump")
+        body = _json(self.request("GET", path, params=params), "suppression dump")
         entries = body.get("Suppressions") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             raise ProviderUnavailable("postmark: suppression dump: the answer has no Suppressions list")
@@ -264,7 +294,8 @@ class PostmarkProvider:
         self.session.close()
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request; any answer but 200 raised as the ProviderError it means."""
         import requests
 
         try:
@@ -358,7 +389,8 @@ def status_error(response: requests.Response) -> ProviderError:
         return ProviderUnavailable(f"postmark: HTTP {status}: {_error_text(response)}", hint="Postmark is having trouble; the batch will be retried.")
     code, message = _error_body(response)
     label = f"HTTP {status} (code {code})" if code is not None else f"HTTP {status}"
-    return ProviderRequestError(f"postmark: {label}: {message}", hint=_request_hint(code))
+    hint = _request_hint(code) or (TOO_LARGE_HINT if status == 413 else None)
+    return ProviderRequestError(f"postmark: {label}: {message}", hint=hint)
 
 
 def _request_hint(code: int | None) -> str | None:
@@ -366,6 +398,7 @@ def _request_hint(code: int | None) -> str | None:
         300: "A message is invalid (address or sender); see the message above.",
         400: "The From address has no confirmed Sender Signature in Postmark.",
         401: "The Sender Signature is not confirmed yet.",
+        14: "Postmark enables the Bulk API per account: ask Postmark support to enable it, or set [providers.postmark] mode = \"batch\".",
         410: "Too many messages in one batch: lower [providers.postmark] batch_size (max 500).",
         412: "The Postmark account is pending approval.",
     }

@@ -212,7 +212,8 @@ def execute_send(
             # How long a provider's search may lag behind what it accepted (Postmark: unconfirmed).
             grace = float(options.get("reconcile_grace_seconds", getattr(probe, "search_grace_seconds", DEFAULT_GRACE_SECONDS)))
             margin = _setting(options, "reconcile_margin_seconds", DEFAULT_MARGIN_SECONDS)
-            batch_size = min(int(options.get("batch_size", probe.max_batch)), probe.max_batch)
+            # Each adapter sets max_batch from its own settings (batch_size; Postmark bulk: bulk_size).
+            batch_size = probe.max_batch
             reports = [reconcile(conn, send, probe, grace_seconds=grace, margin_seconds=margin, sleep=clock.sleep)]
             destination = probe.destination(issue.slug)
         on_start(ledger.counts(conn, send)["pending"])

@@ -7,13 +7,15 @@ In tests::
         ...
         assert fake.messages[0]["To"] == "ann@example.org"
 
+``POST /email/bulk`` and its status are in postmark_bulk.py (``fake.bulk``: its knobs).
+
 Standalone (benchmarks, end-to-end tests in another process), from the repository root::
 
     cd tests && python -m fakes.postmark --port 0 --latency-ms 50 [--fault-rate-429 0.05 ...] [--light]
         [--clock-offset-s 300] [--ambiguous-fold 1]
 
 prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT. Admin endpoints
-(no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts),
+(no token, never faulted): ``GET /_fake/messages`` (count, per-recipient counts, bytes of bulk requests),
 ``POST /_fake/reset``, ``POST /_fake/suppressions`` (``{"EmailAddress", "Stream"?, ...}``),
 ``POST /_fake/script`` (``{"status", "body"?, "headers"?, "latency"?, "hang"?, "drop"?, "times"?}``).
 The suppression dump answers at most ``dump_cap`` entries (``--dump-cap``; Postmark documents no
@@ -121,6 +123,10 @@ class FakePostmark(FakeServer):
         self.route("POST", "/email", self._authed(self._send_one))
         self.route("POST", "/email/batch", self._authed(self._send_batch))
         self.route("GET", "/messages/outbound", self._authed(self._search))
+        from .postmark_bulk import BulkApi  # (it imports this module's helpers)
+
+        self.bulk = BulkApi(self)
+        self.bulk.routes(self._authed)
         self.route("GET", "/message-streams/{stream}/suppressions/dump", self._authed(self._dump))
         self.route("GET", "/_fake/messages", self._admin_messages)
         self.route("POST", "/_fake/reset", self._admin_reset)
@@ -159,6 +165,7 @@ class FakePostmark(FakeServer):
             self.messages.clear()
             self.per_recipient.clear()
             self.suppressed.clear()
+        self.bulk.jobs.clear()
         self.clear()
 
     # -- auth ------------------------------------------------------------------------------
@@ -294,7 +301,8 @@ class FakePostmark(FakeServer):
     # -- admin -----------------------------------------------------------------------------
     def _admin_messages(self, request: Request) -> Response:
         with self._store_lock:
-            return Response(200, {"count": len(self.messages), "per_recipient": dict(self.per_recipient)})
+            counts = {"count": len(self.messages), "per_recipient": dict(self.per_recipient)}
+        return Response(200, {**counts, "bulk_bytes_received": self.bulk.bytes_received})
 
     def _admin_reset(self, request: Request) -> Response:
         self.reset()
