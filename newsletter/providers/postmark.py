@@ -98,7 +98,7 @@ class PostmarkProvider:
 
         self.base_url: str = options["base_url"].rstrip("/")
         self.stream: str = options["message_stream"]
-        self.mode: str = options["mode"]
+        self.mode: str = options.get("mode", "batch")  # (built in code with a partial table: batch)
         self.max_batch: int = options["batch_size"]
         self.timeout: tuple[float, float] = options["timeout"]
         self.dump_cap: int = options["suppression_dump_cap"]
