@@ -23,6 +23,7 @@ from ..recipients import RecipientProblem, clean_name, mailbox
 from .issue import slugify
 
 TOKEN_VERSION = "1"
+NAME_CACHE = 50_000  # distinct first names remembered by one send's Personalizer
 
 
 class PersonalizeError(NewsletterError):
@@ -104,6 +105,7 @@ class Personalizer:
         self._unsub_mac = _PrefixedMac(self.secret, f"{UNSUBSCRIBE}:{TOKEN_VERSION}:".encode())
         self._prefs_mac = _PrefixedMac(self.secret, f"{PREFERENCES}:{TOKEN_VERSION}:".encode())
         self._id_mac = _PrefixedMac(self.secret, f"{self._tag}:".encode())
+        self._names: dict[str, tuple[str, str, str]] = {}
         _refuse_newlines("From", self._from)
         _refuse_newlines("Subject", self._subject)
 
@@ -129,22 +131,33 @@ class Personalizer:
         unsubscribe_url = self._unsub_base + token + self._issue_query
         preferences_url = self._prefs_base + _signed(self._prefs_mac, ident) + self._issue_query
         try:  # recipients.py decides what a name and an address may be, for import and send alike
-            name = clean_name(recipient.first_name)
+            name, first_name, html_name = self._name(recipient.first_name)
             to = mailbox(name, recipient.email)
         except RecipientProblem as err:
             raise PersonalizeError(f"{recipient.email}: {err.reason}", hint="Fix the subscriber's values (subscribers import) and run the send again.") from None
-        first_name = name or self._fallback
         # Tokens are [0-9a-z._-] and slugs [a-z0-9-] only, so the URLs need no HTML escaping or %-quoting.
         return RecipientValues(
             sid,
             to.header,
             to.address,
             self.message_id(sid),
-            {"first_name": _html_value(first_name), "webview_url": self._webview_html, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url},
+            {"first_name": html_name, "webview_url": self._webview_html, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url},
             {"first_name": first_name, "webview_url": self._webview, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url},
             (f"<{unsubscribe_url}>, <{self._mailto}{token}>" if self._mailto else f"<{unsubscribe_url}>",),
             (("issue", self._tag), ("subscriber_id", str(sid))),
         )
+
+    def _name(self, first_name: str) -> tuple[str, str, str]:
+        """The cleaned name, and its text and HTML values: a list repeats first names, so each
+        is worked out once (the cache is bounded; a refused name raises every time)."""
+        known = self._names.get(first_name)
+        if known is None:
+            name = clean_name(first_name)
+            value = name or self._fallback
+            if len(self._names) >= NAME_CACHE:
+                self._names.clear()
+            known = self._names[first_name] = (name, value, _html_value(value))
+        return known
 
     def message(self, recipient: Recipient) -> OutgoingMessage:
         """The recipient's whole message (the sample ``build`` writes, test sends, checks)."""
