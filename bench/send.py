@@ -1,20 +1,19 @@
-"""Send benchmark: the sample issue through the outbox, SMTP (a local aiosmtpd sink) and Postmark
-(its fake, answering every request after 50 ms), and the per-recipient steps on their own.
+"""Send benchmark: the sample issue through the outbox, SMTP (a local aiosmtpd sink), Postmark and
+SendGrid (their fakes, answering every request after 50 ms), and the per-recipient steps alone.
 
 Each server runs in its own process, so its CPU is visible and not ours. Prints figures; asserts
 nothing.
 
-    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,postmark-bulk,steps] [--recipients 100000]
+    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,postmark-bulk,sendgrid,steps] [--recipients 100000]
         [--local-recipients 20000] [--latency-ms 50] [--workers 4] [--bulk-size 5000]
 
 "steps" pairs, in one run, what a message costs with the email package (before: the recipient's
 whole message, then ``mime.to_bytes``) and with the campaign template (after: the recipient's
 values, then ``MimeTemplate.render``), and the personalization step alone.
 
-Targets (issue 14): the outbox >= 3,000 messages/s, SMTP to a local aiosmtpd >= 1,000
-messages/s, personalization >= 150,000 recipients/s; (issue 4) 100,000 recipients through
-Postmark in under 30 s wall on 2 cores, peak memory under 300 MB; (issue 11) through Postmark bulk
-in under 10 s wall, under 1 KB uploaded and under 2 s of our CPU per 100,000 recipients.
+Targets (issue 14): the outbox >= 3,000 messages/s, SMTP to a local aiosmtpd >= 1,000 messages/s, personalization >= 150,000 recipients/s; (issue 4) 100,000 recipients through
+Postmark in under 30 s wall on 2 cores, peak memory under 300 MB; (issue 11) through Postmark bulk and
+SendGrid each in under 10 s wall, under 1 KB uploaded and under 2 s of our CPU per 100,000 recipients.
 """
 
 from __future__ import annotations
@@ -248,6 +247,27 @@ def bench_postmark_bulk(tmp: Path, recipients: int, latency_ms: float, workers: 
     print(f"postmark-bulk: uploaded {uploaded / 1e6:,.1f} MB in all, {uploaded / max(1, accepted):,.0f} bytes per recipient (the body once a request included)")
 
 
+def bench_sendgrid(tmp: Path, recipients: int, latency_ms: float, workers: int) -> None:
+    import json
+    import urllib.request
+
+    config = make_project(tmp / "sendgrid")
+    fake, port = start_server(["-m", "fakes.sendgrid", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--key", TOKEN], REPO / "tests")
+    try:
+        table = {"base_url": f"http://127.0.0.1:{port}", "workers": workers}
+        env = {"SENDGRID_API_KEY": TOKEN, "NEWSLETTER_SECRET": SECRET}
+        _, plan, report, wall, cpu, fake_cpu = run_send(config, "sendgrid", table, env, recipients, fake)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/messages") as answer:
+            uploaded = json.load(answer)["uploaded"]
+    finally:
+        fake.terminate()
+        fake.wait()
+    accepted = report.counts["accepted"]
+    print(f"sendgrid: {accepted:,} accepted of {recipients:,} (fake, {latency_ms:.0f} ms/request, {workers} workers, batches of 1,000)")
+    print(f"sendgrid: wall {wall:.1f} s -> {accepted / wall:,.0f} recipients/s; our CPU {cpu:.1f} s ({cpu / recipients * 100_000:.1f} s per 100,000); fake's CPU {fake_cpu:.1f} s")
+    print(f"sendgrid: uploaded {uploaded / 1e6:,.1f} MB in all, {uploaded / recipients:,.0f} bytes per recipient (the parts once per 1,000)")
+
+
 # -- the SMTP sink (its own process) -----------------------------------------------------------
 def smtp_sink() -> None:
     """aiosmtpd accepting everything and keeping nothing but a count."""
@@ -275,8 +295,8 @@ def smtp_sink() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="postmark,postmark-bulk,outbox,smtp,steps", help="comma-separated: postmark, postmark-bulk, outbox, smtp, steps")
-    parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark")
+    parser.add_argument("--only", default="postmark,postmark-bulk,sendgrid,outbox,smtp,steps", help="comma-separated: postmark, postmark-bulk, sendgrid, outbox, smtp, steps")
+    parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark and SendGrid")
     parser.add_argument("--local-recipients", type=int, default=20_000, help="through the outbox and SMTP")
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4)
@@ -292,6 +312,8 @@ def main() -> None:
             bench_postmark(Path(tmp), args.recipients, args.latency_ms, args.workers, args.batch_size)
         if "postmark-bulk" in only:
             bench_postmark_bulk(Path(tmp), args.recipients, args.latency_ms, args.workers, args.bulk_size)
+        if "sendgrid" in only:
+            bench_sendgrid(Path(tmp), args.recipients, args.latency_ms, args.workers)
         if "outbox" in only:
             bench_outbox(Path(tmp), args.local_recipients, args.workers)
         if "smtp" in only:

@@ -158,6 +158,7 @@ class RecipientValues(NamedTuple):
     text: Mapping[str, str]
     headers: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
+    to_name: str = ""  # the display name in ``to`` as text (for APIs that take name and address apart)
 
     @property
     def rcpt(self) -> str:

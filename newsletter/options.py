@@ -212,6 +212,14 @@ def _url(schemes: tuple[str, ...]) -> Callable[[Any], str]:
     return parse
 
 
+def _origin(value: Any) -> str:
+    """http(s)://host[:port] and nothing more: an adapter appends the API's paths itself."""
+    parts = urlsplit(_string(value))
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise Invalid()
+    return value.rstrip("/")
+
+
 def _colour(value: Any) -> str:
     if not COLOR_RE.match(_string(value)):
         raise Invalid()
@@ -246,6 +254,7 @@ KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "email_or_empty": ('an email address, or "" for none', lambda value: value if value == "" else _email(value)),
     "https_url": ("an absolute https:// URL", _url(("https",))),
     "url": ("an absolute http(s):// URL", _url(("https", "http"))),
+    "origin": ("a scheme and host only, like https://api.example.com (no path)", _origin),
     "colour": ("a colour like #1a2b3c", _colour),
     "regex": ("a regular expression", _regex),
     "path": ("a path", _path),

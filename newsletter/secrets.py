@@ -21,6 +21,7 @@ SECRET_VARS: tuple[str, ...] = (
     "POSTMARK_SERVER_TOKEN",
     "SMTP_PASSWORD",
     "POSTMARK_WEBHOOK_PASSWORD",
+    "SENDGRID_API_KEY",
 )
 # (user, password) pairs that travel together as HTTP Basic auth or SMTP AUTH.
 CREDENTIAL_PAIRS: tuple[tuple[str, str], ...] = (

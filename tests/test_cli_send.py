@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes.postmark import FakePostmark
+from fakes.sendgrid import FakeSendGrid
 from newsletter.cli import app
 from newsletter.store import subscribers
 from newsletter.store.db import open_db
@@ -76,6 +77,18 @@ def test_wrong_token_stops_with_an_error_naming_the_provider_not_the_token(proje
     assert "Error: postmark" in result.output and "401" in result.output
     assert "not-the-right-token-9" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_wrong_sendgrid_key_stops_at_once_naming_sendgrid_not_the_key(project, people, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.not-the-right-key-7")
+    with FakeSendGrid(key="SG.the-right-key") as fake:
+        config = project / "newsletter.toml"
+        config.write_text(config.read_text().replace('name = "outbox"', 'name = "sendgrid"') + f'\n[providers.sendgrid]\nbase_url = "{fake.url}"\ntimeout = [1, 1]\n')
+        result = invoke("send", ISSUE, "--yes")
+        sends = [r for r in fake.requests if r.path == "/v3/mail/send"]
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"^Error: sendgrid.*401", result.output, re.M), result.output
+    assert "not-the-right-key-7" not in result.output and fake.messages == [] and len(sends) <= 1
 
 
 def test_test_send_goes_only_to_the_given_addresses(project, people):

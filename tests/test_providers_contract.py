@@ -15,6 +15,7 @@ import pytest
 
 from fakes.messages import LIST_UNSUBSCRIBE_POST, batch_of, make_batch, make_message
 from fakes.postmark import FakePostmark
+from fakes.sendgrid import FakeSendGrid
 from fakes.server import Fault, wait_until
 from fakes.smtp import FakeSmtp, Hang, free_port
 from newsletter.errors import (
@@ -25,9 +26,10 @@ from newsletter.errors import (
 )
 from newsletter.providers.base import create_provider
 
-ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk")
+ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk", "sendgrid")
 TOKEN = "pm-server-token-9f2c"
 WRONG_TOKEN = "pm-wrong-token-77aa"
+SG_KEY, SG_WRONG_KEY = "SG.contract-key-4c1d", "SG.wrong-key-0e9a"
 SMTP_USER, SMTP_PASSWORD, WRONG_PASSWORD = "mailer", "smtp-secret-5e1d", "smtp-wrong-3b9c"
 HANG = 1.5  # seconds a server sits on an answer; clients here time out after 0.5 s
 
@@ -41,6 +43,7 @@ SKIPS: dict[str, dict[str, str]] = {
     "rate_limit_retry_after": {
         "outbox": NO_SERVER.format("throttle"),
         "smtp": "SMTP 4xx replies carry no Retry-After (providers.md §7.5)",
+        "sendgrid": "X-RateLimit-Reset is a Unix time, so the wait depends on the clock: tests/test_sendgrid.py checks it with a fixed one",
     },
     "rate_limit_no_hint": {"outbox": NO_SERVER.format("throttle")},
     "unavailable_then_success": {"outbox": NO_SERVER.format("fail")},
@@ -190,6 +193,48 @@ class PostmarkHarness(Harness):
         return self.create("postmark", opts, {"POSTMARK_SERVER_TOKEN": TOKEN})
 
 
+class SendGridHarness(Harness):
+    def __init__(self, server: FakeSendGrid) -> None:
+        super().__init__()
+        self.server = server
+
+    def provider(self, key: str = SG_KEY, **options: Any) -> Any:
+        opts = {"base_url": self.server.url, "timeout": (0.5, 0.5), **options}
+        return self.create("sendgrid", opts, {"SENDGRID_API_KEY": key})
+
+    def wire(self) -> list[Wire]:
+        out = []
+        for m in self.server.messages:
+            headers = {k.lower(): v for k, v in m["headers"].items()}
+            # SendGrid reports one id per request (X-Message-Id); each message's id starts with it.
+            out.append(Wire(m["to"], m["sg_message_id"].split(".")[0], headers, m["text"], m["html"]))
+        return out
+
+    def reject(self, address: str) -> str:
+        self.server.refuse(address)
+        return "invalid-recipient"
+
+    def bad_credentials(self) -> tuple[Any, str]:
+        return self.provider(key=SG_WRONG_KEY), SG_WRONG_KEY
+
+    def rate_limit(self, retry_after: str | None) -> None:
+        assert retry_after is None  # see SKIPS
+        self.server.script(Fault.status(429, {"errors": [{"field": None, "message": "too many requests"}]}))  # no headers
+
+    def fail_once(self) -> None:
+        self.server.script(Fault.status(500, {"errors": [{"field": None, "message": "Internal Server Error"}]}))
+
+    def hang_after_accept(self) -> None:
+        self.server.script(Fault(hang=HANG))
+
+    def drop_after_sent(self) -> None:
+        self.server.script(Fault(drop="after"))
+
+    def refused(self) -> Any:
+        opts = {"base_url": f"http://127.0.0.1:{free_port()}", "timeout": (0.5, 0.5)}
+        return self.create("sendgrid", opts, {"SENDGRID_API_KEY": SG_KEY})
+
+
 @pytest.fixture
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     name = request.param
@@ -198,9 +243,11 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
             h: Harness = OutboxHarness(tmp_path)
         elif name == "smtp":
             h = SmtpHarness(stack.enter_context(FakeSmtp(username=SMTP_USER, password=SMTP_PASSWORD)))
-        else:
+        elif name in ("postmark", "postmark-bulk"):
             mode = "bulk" if name == "postmark-bulk" else "batch"
             h = PostmarkHarness(stack.enter_context(FakePostmark(token=TOKEN)), mode)
+        else:
+            h = SendGridHarness(stack.enter_context(FakeSendGrid(key=SG_KEY)))
         stack.callback(h.close_all)  # providers close before their server stops
         yield h
 

@@ -145,6 +145,7 @@ class Personalizer:
             {"first_name": first_name, "webview_url": self._webview, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url},
             (f"<{unsubscribe_url}>, <{self._mailto}{token}>" if self._mailto else f"<{unsubscribe_url}>",),
             (("issue", self._tag), ("subscriber_id", str(sid))),
+            name,
         )
 
     def _name(self, first_name: str) -> tuple[str, str, str]:

@@ -116,6 +116,7 @@ REGISTRY: dict[str, str] = {
     "outbox": "newsletter.providers.outbox:OutboxProvider",
     "smtp": "newsletter.providers.smtp:SmtpProvider",
     "postmark": "newsletter.providers.postmark:PostmarkProvider",
+    "sendgrid": "newsletter.providers.sendgrid:SendGridProvider",
 }
 
 # What the send loop (send/plan.py) reads from every provider's table; not set = the default

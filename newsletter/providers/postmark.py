@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -22,18 +21,18 @@ from zoneinfo import ZoneInfo
 from ..config import secret
 from ..errors import (
     ProviderAuthError,
-    ProviderDeadlineExceeded,
     ProviderDeliveryUnknown,
     ProviderError,
     ProviderRateLimited,
     ProviderRequestError,
     ProviderUnavailable,
-    ProviderUnreachable,
 )
 from ..mime import full_message
 from ..models import Batch, OutgoingMessage, SendResult, Suppression
 from ..options import Option
+from . import http_errors
 from .base import AcceptedRecord, SearchResult
+from .http_errors import retry_after
 from .postmark_bulk import MAX_BULK
 from .search_window import WallWindow, wall_window
 
@@ -324,54 +323,13 @@ class _Search:
 
 # -- mapping failures (the one place where foreign errors become ours) ---------------------------
 def transport_error(err: requests.RequestException) -> ProviderError:
-    """Retry only what provably never reached Postmark; anything after sending is in doubt."""
-    import requests
-
-    from .http import DeadlineExceeded
-
-    if isinstance(err, DeadlineExceeded):
-        return ProviderDeadlineExceeded(
-            f"postmark: {err} ([providers.postmark] deadline): the server or a proxy on the way answers too slowly",
-            hint="The batch in flight is unknown and the run stopped. Check the network or proxy; the next send asks "
-            "Postmark's search what it accepted before anything is resent.",
-        )
-    if isinstance(err, requests.ConnectTimeout) or (isinstance(err, requests.ConnectionError) and _never_connected(err)):
-        return ProviderUnreachable(
-            f"postmark: cannot connect: {_reason(err)}",
-            hint="Check the network and [providers.postmark] base_url; nothing was sent.",
-        )
-    if isinstance(err, requests.ReadTimeout):
-        what = "no answer within the read timeout"
-    else:  # RemoteDisconnected, ProtocolError, ChunkedEncodingError, ...
-        what = f"connection lost after the request was sent: {_reason(err)}"
-    return ProviderDeliveryUnknown(f"postmark: {what}", hint=IN_DOUBT_HINT)
-
-
-def _never_connected(err: BaseException) -> bool:
-    """True when a cause in the chain is a failure to establish the TCP/TLS connection."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    seen: set[int] = set()
-    stack: list[Any] = [err]
-    while stack:
-        item = stack.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)):
-            return True
-        stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
-    return False
-
-
-def _reason(err: BaseException) -> str:
-    """The innermost useful reason: requests wraps urllib3's MaxRetryError(reason=...) or
-    ProtocolError("Connection aborted.", cause)."""
-    inner: BaseException = err.args[0] if err.args and isinstance(err.args[0], BaseException) else err
-    inner = getattr(inner, "reason", None) or inner
-    if len(inner.args) == 2 and isinstance(inner.args[1], BaseException):
-        inner = inner.args[1]
-    return str(inner) or type(inner).__name__
+    return http_errors.transport_error(
+        err,
+        "postmark",
+        IN_DOUBT_HINT,
+        "The batch in flight is unknown and the run stopped. Check the network or proxy; the next send asks "
+        "Postmark's search what it accepted before anything is resent.",
+    )
 
 
 def status_error(response: requests.Response) -> ProviderError:
@@ -405,20 +363,6 @@ def _request_hint(code: int | None) -> str | None:
     return hints.get(code) if code is not None else None
 
 
-def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> float | None:
-    """Retry-After as seconds (delta-seconds or HTTP-date), or None when absent/unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (_aware(when) - now()).total_seconds())
-
-
 def _error_body(response: requests.Response) -> tuple[int | None, str]:
     try:
         body = response.json()
@@ -427,8 +371,7 @@ def _error_body(response: requests.Response) -> tuple[int | None, str]:
         return None, _error_text(response)
 
 
-def _error_text(response: requests.Response) -> str:
-    return (response.text or response.reason or "").strip()[:200]
+_error_text = http_errors.error_text
 
 
 def _json(response: requests.Response, what: str) -> Any:

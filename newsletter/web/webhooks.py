@@ -1,4 +1,10 @@
-"""``POST /webhooks/postmark``: bounces, complaints, subscription changes and deliveries.
+"""``POST /webhooks/postmark`` and ``POST /webhooks/sendgrid``: bounces, complaints,
+unsubscribes and deliveries.
+
+SendGrid signs its Event Webhook (ECDSA): ``providers/sendgrid_events.py`` checks the signature
+against ``[providers.sendgrid] webhook_public_key`` before the body is parsed, and refuses a
+signature older (or newer) than ``webhook_max_age_seconds``: 401, nothing changes. Without a key
+the endpoint is closed (503). 200 applied, duplicate or ignored; 400 not an event array.
 
 Postmark signs nothing (providers.md §1.10), so the endpoint takes HTTP basic auth against
 ``POSTMARK_WEBHOOK_USERNAME`` / ``POSTMARK_WEBHOOK_PASSWORD``: compared in constant time, and
@@ -13,13 +19,16 @@ import base64
 import binascii
 import hmac
 import logging
+import time
+from functools import lru_cache
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..providers import postmark_events
+from ..errors import NewsletterError
+from ..providers import postmark_events, sendgrid_events
 from ..store import events
 from ..store.db import retry_locked
 from .context import Site, site_of
@@ -78,4 +87,39 @@ def authorized(header: str, username: str, password: str) -> bool:
     return bool(sep) and user_ok and password_ok
 
 
-ROUTES = [Route("/webhooks/postmark", postmark, methods=["POST"])]
+SENDGRID_NOT_CONFIGURED = (
+    "SendGrid webhooks are not configured on this site: set [providers.sendgrid] webhook_public_key "
+    "to the verification key of SendGrid's Signed Event Webhook.\n"
+)
+DEFAULT_MAX_AGE = 600.0
+
+
+async def sendgrid(request: Request) -> Response:
+    site = site_of(request)
+    options = site.settings.provider_options("sendgrid")
+    key_text = options.get("webhook_public_key")
+    if not key_text:
+        return PlainTextResponse(SENDGRID_NOT_CONFIGURED, status_code=503)
+    try:
+        key = _public_key(key_text)
+    except NewsletterError as err:  # a key that is no key: closed, as without one
+        return PlainTextResponse(f"{err.message}\n{err.hint}\n", status_code=503)
+    body = await request.body()
+    try:
+        sendgrid_events.verify(key, request.headers, body, now=time.time(), max_age=float(options.get("webhook_max_age_seconds", DEFAULT_MAX_AGE)))
+    except sendgrid_events.SignatureError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=401)
+    try:
+        found = sendgrid_events.parse(body)
+    except sendgrid_events.WebhookPayloadError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=400)
+    outcomes = await run_in_threadpool(retry_locked, lambda: [events.apply_event(site.db(), event) for event in found])
+    return JSONResponse({"results": outcomes})
+
+
+@lru_cache(maxsize=4)  # parsed once per key, not per request
+def _public_key(text: str):
+    return sendgrid_events.load_public_key(text)
+
+
+ROUTES = [Route("/webhooks/postmark", postmark, methods=["POST"]), Route("/webhooks/sendgrid", sendgrid, methods=["POST"])]
