@@ -82,7 +82,7 @@ def test_all_problems_at_once_through_the_real_command(project: Path) -> None:
     lines = result.stderr.splitlines()
     assert lines[0] == "Error: newsletter.toml: 5 problems:"
     assert [re.sub(r"^  newsletter\.toml:\d+: ", "", line) for line in lines[1:6]] == [
-        "[provider] name = \"postmak\": must be one of outbox, smtp, postmark (did you mean 'postmark'?)",
+        "[provider] name = \"postmak\": must be one of outbox, smtp, postmark, sendgrid (did you mean 'postmark'?)",
         '[provider] workers = "many": must be a whole number from 1 to 32',
         "[provider] rate_limit = -3: must be a number of 0 or more",
         "[providers.postmark] unknown key 'bacth_size' (did you mean 'batch_size'?)",
@@ -151,8 +151,8 @@ def test_create_provider_refuses_options_built_in_code_that_do_not_fit(tmp_path:
         "newsletter.toml: [providers.postmark] unknown key 'timeot' (did you mean 'timeout'?); "
         "[providers.postmark] batch_size = 0: must be a whole number from 1 to 500"
     )
-    with pytest.raises(ConfigError, match=r"\[provider\] name 'sendgrid' is not a known provider"):
-        create_provider("sendgrid", {}, {})
+    with pytest.raises(ConfigError, match=r"\[provider\] name 'sparkpost' is not a known provider"):
+        create_provider("sparkpost", {}, {})
 
 
 def test_every_declared_option_is_well_formed() -> None:
