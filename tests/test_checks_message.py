@@ -132,6 +132,47 @@ def test_the_checks_setting_decides_whether_send_runs_spamassassin(project, monk
         conn.close()
 
 
+def counting(folder: Path) -> Path:
+    """The fake of ``folder`` made to append a line to ``folder/runs`` each time it is run."""
+    script = folder / "spamassassin"
+    script.write_text(script.read_text().replace("cat > /dev/null\n", f"cat > /dev/null\necho run >> '{folder / 'runs'}'\n", 1))
+    return folder / "runs"
+
+
+def test_spamassassin_scores_each_content_once_and_keeps_the_report_in_the_build_folder(project, spamassassin_on, monkeypatch):
+    monkeypatch.setenv("PATH", f"{fake_spamassassin(project / 'bin', 2.8, ' 2.8 HTML_IMAGE_ONLY_24 BODY: images')}{os.pathsep}{os.environ['PATH']}")
+    runs = counting(project / "bin")
+    scores = lambda: [f.message for f in run_checks(SAMPLE, spamassassin_on).findings if f.id == "spam.score"]  # noqa: E731
+    first = scores()
+    assert first and "scores 2.8" in first[0]
+    assert scores() == first  # a new Date, Message-ID and MIME boundary: the same content
+    compiled, _ = sample_eml(spamassassin_on)
+    assert [f.message for f in check_issue(compiled, spamassassin_on) if f.id == "spam.score"] == first  # send's path: check_issue
+    assert runs.read_text().count("run") == 1
+    cached = list((spamassassin_on.output_dir / ".cache" / "spamassassin").glob("*.txt"))
+    assert len(cached) == 1 and "score=2.8" in cached[0].read_text()
+
+    issue = project / SAMPLE
+    issue.write_text(issue.read_text(encoding="utf-8").replace("MDMA", "MDMA (midomafetamine)", 1), encoding="utf-8")
+    assert scores() == first
+    assert runs.read_text().count("run") == 2  # other content: scored again
+
+    fake_spamassassin(project / "bin", 5.5, " 5.5 MIRACLE_CURE BODY: miracle")  # SpamAssassin itself changed
+    counting(project / "bin")
+    assert "scores 5.5" in scores()[0]
+    assert runs.read_text().count("run") == 3
+
+
+def test_a_spamassassin_run_without_a_score_is_not_kept(project, spamassassin_on, monkeypatch):
+    folder = project / "bin"
+    fake_spamassassin(folder, 1.0, "")
+    (folder / "spamassassin").write_text(f"#!/bin/sh\ncat > /dev/null\necho run >> '{folder / 'runs'}'\necho 'no report'\n")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    for _ in range(2):
+        assert [f.id for f in run_checks(SAMPLE, spamassassin_on).findings if f.id.startswith("spam.")] == ["spam.unavailable"]
+    assert (folder / "runs").read_text().count("run") == 2
+
+
 @pytest.mark.skipif(not shutil.which("spamassassin"), reason="spamassassin not installed (apt-get install spamassassin)")
 def test_real_spamassassin_scores_the_sample_below_the_warning_level(project, spamassassin_on):
     found = run_checks(SAMPLE, spamassassin_on).findings

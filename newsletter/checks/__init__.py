@@ -48,7 +48,8 @@ def check_issue(
 
     Without ``eml`` the sample recipient's message is built and checked. No network unless
     ``online``; SpamAssassin (when installed, a second or two) runs unless ``spamassassin`` is
-    False or ``[checks] spamassassin = false``. ``prior``: the ledger's send of this slug, if any
+    False or ``[checks] spamassassin = false``, once per content: its report is cached in the
+    build folder (``check_spam``). ``prior``: the ledger's send of this slug, if any
     (the caller reads it: checks/ opens no database).
     """
     options = load_options(settings)
@@ -61,7 +62,7 @@ def check_issue(
     ctx = make_context(compiled, settings, options, html, text, eml)
     findings = [*check_content(ctx), *check_readiness(ctx, prior), *check_links(ctx), *check_accessibility(ctx), *check_message(ctx)]
     if spamassassin and options.spamassassin:
-        findings += check_spam(eml)
+        findings += check_spam(eml, cache_root=settings.output_dir)
     if online:
         from .online import check_online
 

@@ -3,12 +3,17 @@ offline SpamAssassin score (email-standards.md §0, §1.2, §1.6, §3.1, §3.8-3
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
 import subprocess
 from collections import Counter
 from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
 
+from ..errors import NewsletterError
+from ..files import atomic_write, real_folder
 from ..models import Finding
 from .context import Context, finding
 
@@ -22,6 +27,13 @@ SPAM_WARNING = 2.0
 SPAM_TIMEOUT = 60  # seconds; a cold start of spamassassin takes 1-3 s
 SPAM_RULE_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9_]+)\b", re.M)
 SPAM_SCORE_RE = re.compile(r"score=(-?\d+(?:\.\d+)?)")
+SPAM_CACHE = Path(".cache") / "spamassassin"  # under the build folder: one report per content
+SPAM_CACHE_KEEP = 64  # reports kept (newest first); one issue's drafts are a handful
+SPAM_RULE_DIRS = ("/etc/spamassassin", "/etc/mail/spamassassin", "/var/lib/spamassassin")  # local.cf, sa-update
+# Headers that differ on every build of the same content (a new Date, a random Message-ID):
+# left out of the cache key, so a send after a check finds the check's score.
+MIME_BOUNDARY = re.compile(rb'boundary="([^"]{8,})"')
+VOLATILE_HEADERS = re.compile(rb"^(?:Date|Message-ID):[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
 
 
 def check_message(ctx: Context) -> list[Finding]:
@@ -125,19 +137,85 @@ def spamassassin_available() -> bool:
     return shutil.which("spamassassin") is not None
 
 
-def check_spam(eml: bytes, timeout: float = SPAM_TIMEOUT) -> list[Finding]:
-    """Score the message with a local ``spamassassin -t -L`` (no network tests, no Bayes)."""
+def check_spam(eml: bytes, timeout: float = SPAM_TIMEOUT, *, cache_root: Path | None = None) -> list[Finding]:
+    """Score the message with a local ``spamassassin -t -L`` (no network tests, no Bayes).
+
+    ``cache_root`` (the build folder): SpamAssassin's report is kept under ``.cache/spamassassin``
+    there, named by the hash of what decides the score (the message without its Date and
+    Message-ID, the command, the spamassassin program and its rule folders' times), so the same
+    content is scored once, by ``check`` or the first ``send``/``--dry-run``, not on every run
+    (each run is a second or more of CPU and ~70 MB)."""
     exe = shutil.which("spamassassin")
     if exe is None:
         return []
     command = [exe, "-t", "-L", "-x", "--cf=use_bayes 0"]
+    cached = _spam_cache_file(cache_root, eml, command) if cache_root is not None else None
+    report = _read_cached(cached)
+    if report is None:
+        try:
+            run = subprocess.run(command, input=eml, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return [finding("spam.unavailable", "warning", "message", f"spamassassin did not finish within {timeout:.0f} s; the spam score was not checked")]
+        except OSError as err:
+            return [finding("spam.unavailable", "warning", "message", f"spamassassin could not run: {err.strerror}")]
+        report = run.stdout.decode("utf-8", "replace")
+        if cached is not None and SPAM_SCORE_RE.search(report):  # a failed run is tried again next time
+            _keep_cached(cached, report)
+    return spam_findings(report)
+
+
+def _spam_cache_file(root: Path, eml: bytes, command: list[str]) -> Path:
+    digest = hashlib.sha256(_stable_form(eml))
+    for part in (*command, *_program_stamps(command[0])):
+        digest.update(b"\0" + str(part).encode("utf-8", "surrogateescape"))
+    return root / SPAM_CACHE / f"{digest.hexdigest()}.txt"
+
+
+def _stable_form(eml: bytes) -> bytes:
+    """The message without what changes from one build of the same content to the next: the
+    Date and Message-ID headers, and the MIME boundary (random) replaced by a fixed one."""
+    text = VOLATILE_HEADERS.sub(b"", eml.replace(b"\r\n", b"\n"))
+    boundary = MIME_BOUNDARY.search(text)
+    return text.replace(boundary.group(1), b"=boundary=") if boundary else text
+
+
+def _program_stamps(exe: str) -> list[str]:
+    """What changes when SpamAssassin or its rules do: the program's file, and the modification
+    times of its configuration and sa-update folders and their subfolders."""
+    stamps = []
+    for path in (exe, *SPAM_RULE_DIRS):
+        try:
+            info = os.stat(path)
+            stamps.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+            if os.path.isdir(path):
+                stamps += sorted(f"{e.path}:{e.stat().st_mtime_ns}" for e in os.scandir(path) if e.is_dir())
+        except OSError:
+            stamps.append(f"{path}:-")
+    return stamps
+
+
+def _read_cached(path: Path | None) -> str | None:
+    if path is None or path.is_symlink():
+        return None
     try:
-        run = subprocess.run(command, input=eml, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return [finding("spam.unavailable", "warning", "message", f"spamassassin did not finish within {timeout:.0f} s; the spam score was not checked")]
-    except OSError as err:
-        return [finding("spam.unavailable", "warning", "message", f"spamassassin could not run: {err.strerror}")]
-    return spam_findings(run.stdout.decode("utf-8", "replace"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if SPAM_SCORE_RE.search(text) else None
+
+
+def _keep_cached(path: Path, report: str) -> None:
+    """Best effort: a cache that cannot be written only means scoring again next time."""
+    try:
+        real_folder(path.parent.parent, "the build folder's cache")
+        folder = real_folder(path.parent, "the build folder's cache")
+        with atomic_write(path, "w", encoding="utf-8") as out:
+            out.write(report)
+        kept = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[SPAM_CACHE_KEEP:]:
+            old.unlink(missing_ok=True)
+    except (OSError, NewsletterError):
+        pass
 
 
 def spam_findings(report: str) -> list[Finding]:
