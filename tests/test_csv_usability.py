@@ -11,7 +11,7 @@ from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
 from newsletter.errors import NewsletterError
-from newsletter.lists.importer import MAX_CELL, import_file
+from newsletter.lists.importer import MAX_CELL, import_file, read_import
 from newsletter.store import subscribers
 from newsletter.store.db import open_db
 
@@ -102,5 +102,7 @@ def test_fuzzed_files_give_a_clean_result_or_an_error_and_leave_the_database_alo
     finally:
         conn.close()
     parsed, counts = report.parsed, report.counts
-    assert len(parsed.rows) + len(parsed.rejected) + parsed.duplicates == parsed.total
-    assert counts.added + counts.updated + counts.unchanged + counts.kept_suppressed == len(parsed.rows)
+    assert parsed.kept + len(parsed.rejected) + parsed.duplicates == parsed.total
+    assert counts.added + counts.updated + counts.unchanged + counts.kept_suppressed == parsed.kept
+    whole = read_import(path)  # the same file parsed in memory: the stream merged it alike
+    assert (whole.kept, whole.duplicates, whole.rejected, whole.total) == (parsed.kept, parsed.duplicates, parsed.rejected, parsed.total)

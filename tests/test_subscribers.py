@@ -451,6 +451,41 @@ def test_an_import_interrupted_after_some_rows_leaves_the_database_unchanged(con
     assert not path.with_name("f.rejected.csv").exists()
 
 
+def test_a_file_applied_a_chunk_at_a_time_merges_duplicates_across_chunks_as_a_whole_file_does(tmp_path):
+    """Each chunk is two lines: the later spellings of ann and bo come chunks after their first
+    lines, and merge into them (names kept, tags added, the most restrictive status) exactly as
+    the whole file read in memory merges them."""
+    path = write_csv(tmp_path / "f.csv", """\
+        email,first_name,last_name,tags,status
+        ann@example.org,Ann,,research,active
+        old@example.org,,Newname,,active
+        bo@example.org,,,,pending
+        cy@example.org,Cy,Lee,,active
+        ANN@Example.org,Annie,Smith,press;Research,unsubscribed
+        dee@,Dee,,,active
+        bo@EXAMPLE.org,Bo,,donors,active
+        old@example.org,Twice,,,active
+    """)
+    results = []
+    for batch in (2, 5000):
+        conn = open_db(tmp_path / f"chunks-{batch}" / "newsletter.db")
+        subs.add(conn, "old@example.org", source="test", first_name="Old")
+        report = import_file(conn, path, batch=batch)
+        people = [
+            (s.email, s.first_name, s.last_name, s.status, tuple(s.tags))
+            for s in (subs.get(conn, e) for e in ("ann@example.org", "old@example.org", "bo@example.org", "cy@example.org"))
+        ]
+        results.append((report.counts, report.parsed.duplicates, report.parsed.kept, [r.line for r in report.rejected], people))
+        conn.close()
+    assert results[0] == results[1]
+    counts, duplicates, kept, rejected_lines, people = results[0]
+    assert (counts.added, counts.updated, duplicates, kept, rejected_lines) == (3, 1, 3, 4, [7])
+    assert people[0] == ("ann@example.org", "Ann", "Smith", "unsubscribed", ("press", "research"))
+    assert people[2][:4] == ("bo@example.org", "Bo", "", "pending")
+    whole = read_import(path)
+    assert [r.email for r in whole.rows] == ["ann@example.org", "old@example.org", "bo@example.org", "cy@example.org"]
+
+
 def test_a_dry_run_counts_but_writes_nothing(conn, plain):
     before = dump(conn)
     report = import_file(conn, plain, dry_run=True)
@@ -649,9 +684,10 @@ def test_get_an_unknown_subscriber_is_a_located_error(conn):
 
 def test_the_sample_file_imports_cleanly(conn):
     report = import_file(conn, REPO / "data" / "sample-subscribers.csv", dry_run=True)
-    assert (report.counts.added, len(report.rejected), report.parsed.duplicates) == (36, 0, 0)
-    statuses = [r.status for r in report.parsed.rows]
+    assert (report.counts.added, len(report.rejected), report.parsed.duplicates, report.parsed.kept) == (36, 0, 0, 36)
+    rows = read_import(REPO / "data" / "sample-subscribers.csv").rows
+    statuses = [r.status for r in rows]
     assert (statuses.count("active"), statuses.count("unsubscribed"), statuses.count("bounced")) == (31, 4, 1)
-    names = {r.first_name for r in report.parsed.rows}
+    names = {r.first_name for r in rows}
     assert {"José", "Zoë", ""} <= names
-    assert all(r.email.endswith(("@example.com", "@example.org")) for r in report.parsed.rows)
+    assert all(r.email.endswith(("@example.com", "@example.org")) for r in rows)

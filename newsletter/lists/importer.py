@@ -6,10 +6,15 @@ our plain ``email,first_name,last_name,tags,status``) and status words through `
 Invalid rows are rejected with their line and reason; duplicates (ignoring case) are merged into
 their first line, the most restrictive status winning so an unsubscribe is never lost. Writing
 to the database is ``store.subscriber_import``'s job, in one transaction.
+
+A file is read as a stream (``_Reader``): its encoding is decided by a first pass over the bytes,
+then its rows are parsed and validated a chunk at a time, and ``import_file`` hands each chunk to
+the store as it comes, so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -18,13 +23,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from .. import clock
 from ..errors import SubscriberError
+from ..file_formats import office_format
 from ..recipients import RecipientProblem, clean_name
 from ..store.addresses import Address, InvalidAddress, candidate_key, normalize_email
-from ..store.subscriber_import import ImportCounts, Incoming, Progress, apply_import, existing_keys
+from ..store.subscriber_import import ImportCounts, Incoming, Progress, existing_keys, import_rows
 from ..text_files import byte_line_column
 from .file_kind import refuse_non_csv, refuse_package
 from .writer import unneutralized, write_rejected
@@ -91,11 +97,12 @@ class ParsedFile:
     encoding: str
     delimiter: str
     header: tuple[str, ...]  # as written in the file
-    rows: tuple[Incoming, ...]
+    rows: tuple[Incoming, ...]  # read_import: the merged rows; import_file streams them instead: ()
     rejected: tuple[Rejected, ...]
     duplicates: int
     total: int  # data rows read (blank rows excluded)
     not_utf8_at: tuple[int, int] | None = None  # line, column of the first byte that is not UTF-8
+    kept: int = 0  # valid rows after merging duplicates (len(rows) when they are kept)
 
 
 @dataclass(frozen=True)
@@ -120,53 +127,91 @@ def import_file(
     progress: Progress | None = None,
     batch: int = 5000,
 ) -> ImportReport:
-    """Read, validate and merge one CSV file; nothing is written to the database unless the whole
-    file goes in. Rejected rows go to FILE.rejected.csv (not on a dry run)."""
-    parsed = read_import(path, known=lambda keys: existing_keys(conn, keys))
-    counts = apply_import(
-        conn, parsed.rows, source=source or f"import:{path.name}", tags=tags, dry_run=dry_run, progress=progress, batch=batch
+    """Read, validate and merge one CSV file, a chunk at a time as it is read, inside one
+    transaction: nothing is written to the database unless the whole file goes in. Rejected rows
+    go to FILE.rejected.csv (not on a dry run)."""
+    reader = _Reader(path)
+    counts, duplicates = import_rows(
+        conn, reader.chunks(known=lambda keys: existing_keys(conn, keys), size=batch), merge=_merge,
+        source=source or f"import:{path.name}", tags=tags, dry_run=dry_run, progress=progress, batch=batch,
     )
+    kept = counts.added + counts.updated + counts.unchanged + counts.kept_suppressed
+    parsed = reader.parsed((), duplicates, kept)
     rejected_path = None if dry_run else write_rejected(parsed)
     return ImportReport(parsed, counts, rejected_path, dry_run)
 
 
 def read_import(path: Path, *, known: KnownKeys | None = None) -> ParsedFile:
-    """Parse and validate a file. ``known(keys)`` may return the keys already in the list: those
-    addresses were validated when stored, so they skip the (costly) validation again."""
-    text, encoding, not_utf8_at = _decode(path)
-    csv.field_size_limit(max(csv.field_size_limit(), READ_LIMIT))
-    delimiter = _delimiter(path, text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = _header(path, next((row for row in reader if any(c.strip() for c in row)), None))
-    where = _locate(tuple(_normal(h) for h in header))
-    if "email" not in where:
-        raise SubscriberError(
-            f"{path}:{reader.line_num}: no email column (columns: {', '.join(header) or 'none'})",
-            hint="Name the address column 'email' or 'Email Address'.",
-        )
+    """Parse and validate a file, its merged rows kept in memory. ``known(keys)`` may return the
+    keys already in the list: those addresses were validated when stored, so they skip the
+    (costly) validation again."""
+    reader = _Reader(path)
     by_key: dict[str, Incoming] = {}
-    rejected: list[Rejected] = []
-    duplicates = total = 0
-    seen: dict[str, str | None] = {}
-    for chunk in _chunks(_records(path, reader), 5000):  # only the kept rows stay in memory
-        values = [_values(cells, where) for _, cells in chunk]
-        total += len(chunk)
-        # Validating is the costly step: an address already in the list, or seen earlier in
-        # this file in the same spelling (any case), is not validated again.
-        if known:
-            seen.update(dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])))
-        for (line, cells), row_values in zip(chunk, values, strict=True):
-            row = _row(line, row_values, seen)
-            if isinstance(row, Rejected):
-                rejected.append(replace(row, values=tuple(cells)))
-            elif row.key in by_key:
+    duplicates = 0
+    for chunk in reader.chunks(known=known):
+        for row in chunk:
+            if row.key in by_key:
                 duplicates += 1
                 by_key[row.key] = _merge(by_key[row.key], row)
             else:
                 by_key[row.key] = row
-    names = {_normal(h) for h in header}
-    fmt = next((name for name, marker in FORMATS if marker in names), "plain")
-    return ParsedFile(path, fmt, encoding, delimiter, header, tuple(by_key.values()), tuple(rejected), duplicates, total, not_utf8_at)
+    return reader.parsed(tuple(by_key.values()), duplicates, len(by_key))
+
+
+class _Reader:
+    """One import file, read as a stream: its encoding, delimiter and header first, then its
+    rows a chunk at a time (``chunks``), counted, with the rejected ones kept aside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.encoding, codec, skip, self.not_utf8_at = _encoding(path)
+        csv.field_size_limit(max(csv.field_size_limit(), READ_LIMIT))
+        with _text(path, codec, skip) as head:
+            self.delimiter = _delimiter(path, head.read(SNIFF_CHARS))
+        self._file = _text(path, codec, skip)
+        try:
+            self._reader = csv.reader(self._file, delimiter=self.delimiter)
+            self.header = _header(path, next((row for row in self._reader if any(c.strip() for c in row)), None))
+        except BaseException:
+            self._file.close()
+            raise
+        self._where = _locate(tuple(_normal(h) for h in self.header))
+        if "email" not in self._where:
+            self._file.close()
+            raise SubscriberError(
+                f"{path}:{self._reader.line_num}: no email column (columns: {', '.join(self.header) or 'none'})",
+                hint="Name the address column 'email' or 'Email Address'.",
+            )
+        self.rejected: list[Rejected] = []
+        self.total = 0
+
+    def chunks(self, *, known: KnownKeys | None = None, size: int = 5000) -> Iterator[list[Incoming]]:
+        """The valid rows, in file order (an address may repeat), ``size`` lines at a time."""
+        try:
+            for chunk in _chunks(_records(self.path, self._reader), max(1, size)):
+                values = [_values(cells, self._where) for _, cells in chunk]
+                self.total += len(chunk)
+                # Validating is the costly step: an address already in the list, or seen earlier
+                # in this chunk in the same spelling (any case), is not validated again (and
+                # store/addresses.py checks each domain once).
+                seen: dict[str, str | None] = dict.fromkeys(known([candidate_key(v.get("email", "")) for v in values])) if known else {}
+                kept = []
+                for (line, cells), row_values in zip(chunk, values, strict=True):
+                    row = _row(line, row_values, seen)
+                    if isinstance(row, Rejected):
+                        self.rejected.append(replace(row, values=tuple(cells)))
+                    else:
+                        kept.append(row)
+                yield kept
+        finally:
+            self._file.close()
+
+    def parsed(self, rows: tuple[Incoming, ...], duplicates: int, kept: int) -> ParsedFile:
+        names = {_normal(h) for h in self.header}
+        fmt = next((name for name, marker in FORMATS if marker in names), "plain")
+        return ParsedFile(
+            self.path, fmt, self.encoding, self.delimiter, self.header, rows, tuple(self.rejected), duplicates, self.total, self.not_utf8_at, kept,
+        )
 
 
 def _records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
@@ -195,34 +240,65 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 # ----------------------------------------------------------------------------- reading helpers
 
 
-def _decode(path: Path) -> tuple[str, str, tuple[int, int] | None]:
-    """(text, encoding, the line and column of the first byte that is not UTF-8 or None)."""
+BLOCK = 1 << 20  # bytes read at a time while deciding the encoding
+SNIFF_CHARS = 64 * 1024  # the start of the file the delimiter is sniffed from
+
+
+def _encoding(path: Path) -> tuple[str, str, int, tuple[int, int] | None]:
+    """(encoding's name, codec, bytes of byte order mark to skip, the line and column of the first
+    byte that is not UTF-8 or None), from a pass over the file's bytes, a block at a time."""
     refuse_package(path)
     try:
-        data = path.read_bytes()
+        data = path.open("rb")
     except FileNotFoundError:
         raise SubscriberError(f"{path}: file not found", hint="Check the path of the CSV file.") from None
     except OSError as err:
         raise SubscriberError(f"{path}: cannot read: {err.strerror}") from err
-    refuse_non_csv(path, data)
-    for bom, codec in BOMS:  # Excel's "Unicode text" is UTF-16 with a BOM
-        if data.startswith(bom):
-            try:
-                return data[len(bom):].decode(codec), codec[:6], None
-            except UnicodeDecodeError as err:
-                raise SubscriberError(f"{path}: starts with a {codec[:6].upper()} byte order mark but is not {codec[:6].upper()} text", hint=RESAVE_CSV_HINT) from err
-    body = data.removeprefix(b"\xef\xbb\xbf")  # UTF-8's byte order mark, as Excel writes it
-    try:
-        return body.decode("utf-8"), "utf-8", None
-    except UnicodeDecodeError as err:
-        bad = err.start
-    line, column = byte_line_column(body, bad)
-    try:
-        return body.decode("cp1252"), "windows-1252", (line, column)
-    except UnicodeDecodeError:
-        raise SubscriberError(
-            f"{path}:{line}:{column}: neither UTF-8 nor Windows-1252 text (byte 0x{body[bad]:02x})", hint=RESAVE_CSV_HINT
-        ) from None
+    with data:
+        try:
+            head = data.read(BLOCK)
+            if office_format(head, path.suffix) is not None:  # a ZIP's directory is at its end
+                refuse_non_csv(path, head + data.read())
+            for bom, codec in BOMS:  # Excel's "Unicode text" is UTF-16 with a BOM
+                if head.startswith(bom):
+                    if _first_undecodable(data, codec, len(bom)) is not None:
+                        raise SubscriberError(f"{path}: starts with a {codec[:6].upper()} byte order mark but is not {codec[:6].upper()} text", hint=RESAVE_CSV_HINT)
+                    return codec[:6], codec, len(bom), None
+            skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0  # UTF-8's byte order mark, as Excel writes it
+            bad = _first_undecodable(data, "utf-8", skip)
+            if bad is None:
+                return "utf-8", "utf-8", skip, None
+            data.seek(skip)
+            before = data.read(bad + 1)
+            line, column = byte_line_column(before, bad)
+            if _first_undecodable(data, "cp1252", skip) is not None:
+                raise SubscriberError(f"{path}:{line}:{column}: neither UTF-8 nor Windows-1252 text (byte 0x{before[bad]:02x})", hint=RESAVE_CSV_HINT)
+            return "windows-1252", "cp1252", skip, (line, column)
+        except OSError as err:
+            raise SubscriberError(f"{path}: cannot read: {err.strerror}") from err
+
+
+def _first_undecodable(data: IO[bytes], codec: str, skip: int) -> int | None:
+    """The offset (after ``skip``) of the first byte ``codec`` cannot decode, or None."""
+    data.seek(skip)
+    decoder = codecs.getincrementaldecoder(codec)()
+    offset = 0
+    while True:
+        block = data.read(BLOCK)
+        held = len(decoder.getstate()[0])  # bytes of a character split across blocks
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as err:
+            return offset - held + err.start
+        if not block:
+            return None
+        offset += len(block)
+
+
+def _text(path: Path, codec: str, skip: int) -> IO[str]:
+    raw = path.open("rb")
+    raw.seek(skip)
+    return io.TextIOWrapper(raw, encoding=codec, newline="")
 
 
 RESAVE_CSV_HINT = (
@@ -280,9 +356,9 @@ def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, st
     values, count = {}, len(cells)
     for name, indexes in where.items():
         if name == "status":  # several status columns: the most restrictive wins
-            stated = [cells[i].strip() for i in indexes if i < count and cells[i].strip()]
+            stated = [word for word in (cells[i].strip() for i in indexes if i < count) if word]
             if stated:
-                values[name] = _most_restrictive(stated)
+                values[name] = stated[0] if len(stated) == 1 else _most_restrictive(stated)
             continue
         for index in indexes:
             if index < count:
@@ -296,7 +372,7 @@ def _values(cells: list[str], where: dict[str, tuple[int, ...]]) -> dict[str, st
 def _row(line: int, values: dict[str, str], seen: dict[str, str | None]) -> Incoming | Rejected:
     """One row checked; ``seen`` maps lower-cased address texts already validated to their key
     (None: the key is that text itself, an address already in the list)."""
-    long = next((name for name, value in values.items() if len(value) > MAX_CELL), None)
+    long = max(map(len, values.values()), default=0) > MAX_CELL and next(name for name, value in values.items() if len(value) > MAX_CELL)
     if long:
         return Rejected(line, f"the {long} cell is {len(values[long]):,} characters long (at most {MAX_CELL:,})", ())
     raw = values.get("email")

@@ -1,5 +1,11 @@
 """Bulk import into the subscriber list: one transaction, batched statements, no per-row SELECT.
 
+A file is applied as it is read, a chunk at a time, inside that one transaction (``import_rows``):
+its rows go first into a temporary table keyed by address (``_Staging``), where a later line of
+an address already seen is merged into the first (the caller's ``merge``, the file's rule), then
+the merged rows are applied to the list in the order of their first lines, a chunk at a time.
+Memory stays flat however long the file; a failure anywhere rolls everything back.
+
 The rules (see README, "Subscribers"):
 - a new address is added with the file's status (an ``unsubscribed`` row is stored unsubscribed,
   so it is never mailed) and its consent;
@@ -11,9 +17,10 @@ The rules (see README, "Subscribers"):
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .. import clock
 from . import forgotten
@@ -67,6 +74,7 @@ class _Plan:
 
 
 Progress = Callable[[int], None]
+Merge = Callable[[Incoming, Incoming], Incoming]  # (first line's row, a later line's) -> one row
 
 
 def apply_import(
@@ -79,20 +87,134 @@ def apply_import(
     progress: Progress | None = None,
     batch: int = 5000,
 ) -> ImportCounts:
-    """Merge ``rows`` into the list atomically; ``progress(rows_written)`` runs after each batch
-    (an exception raised there, or anywhere, rolls everything back). ``dry_run`` only counts."""
+    """Merge ``rows`` (one per address) into the list atomically; ``progress(rows_written)`` runs
+    after each batch (an exception raised there, or anywhere, rolls everything back). ``dry_run``
+    only counts."""
+    size = max(1, batch)
+    counts, _ = import_rows(conn, (rows[i : i + size] for i in range(0, len(rows), size)), source=source, tags=tags, dry_run=dry_run, progress=progress, batch=size)
+    return counts
+
+
+def import_rows(
+    conn: sqlite3.Connection,
+    chunks: Iterable[Sequence[Incoming]],
+    *,
+    merge: Merge | None = None,
+    source: str,
+    tags: Sequence[str] = (),
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    batch: int = 5000,
+) -> tuple[ImportCounts, int]:
+    """Apply rows as they come, chunk by chunk, in one transaction: (counts, duplicates merged).
+
+    With ``merge``, rows may repeat an address (within a chunk or across chunks): they are staged
+    and merged first (``_Staging``), and applied once the last chunk is in. Without it the rows
+    are one per address and each chunk is applied as it comes. ``chunks`` is consumed inside the
+    transaction: whatever it raises (a bad line of the file) rolls everything back too."""
     extra = clean_tags(tags)
+    at = clock.timestamp()
     # IMMEDIATE (the write lock first): nobody can unsubscribe between our read and our write.
     with transaction(conn, immediate=not dry_run):
-        plan = _plan(conn, rows, extra)
-        if not dry_run:
-            _write(conn, plan, source=source, at=clock.timestamp(), progress=progress, batch=max(1, batch))
-    return ImportCounts(len(plan.new), len(plan.updates), plan.unchanged, plan.kept_suppressed)
+        if merge is None:
+            return _apply_chunks(conn, chunks, extra, source=source, at=at, dry_run=dry_run, progress=progress, batch=max(1, batch)), 0
+        staging = _Staging(conn)
+        try:
+            duplicates = sum(staging.add(chunk, merge) for chunk in chunks)
+            counts = _apply_chunks(conn, staging.rows(max(1, batch)), extra, source=source, at=at, dry_run=dry_run, progress=progress, batch=max(1, batch))
+        finally:
+            staging.drop()
+    return counts, duplicates
 
 
-def _plan(conn: sqlite3.Connection, rows: Sequence[Incoming], extra: tuple[str, ...]) -> _Plan:
-    current = _load_current(conn, [r.key for r in rows])
+def _apply_chunks(conn: sqlite3.Connection, chunks: Iterable[Sequence[Incoming]], extra: tuple[str, ...], *, source: str, at: str, dry_run: bool, progress: Progress | None, batch: int) -> ImportCounts:
     is_forgotten = forgotten.matcher(conn)
+    added = updated = unchanged = kept_suppressed = written = 0
+    for chunk in chunks:
+        plan = _plan(conn, chunk, extra, is_forgotten)
+        added, updated = added + len(plan.new), updated + len(plan.updates)
+        unchanged, kept_suppressed = unchanged + plan.unchanged, kept_suppressed + plan.kept_suppressed
+        if not dry_run:
+            written = _write(conn, plan, source=source, at=at, progress=progress, batch=batch, written=written)
+    return ImportCounts(added, updated, unchanged, kept_suppressed)
+
+
+class _Staging:
+    """A temporary table of one import's rows, one per address (``key``), in the order of their
+    first lines (rowid): a later line of the same address is merged into its row. Lives in the
+    connection's temporary database, inside the import's transaction; dropped at the end."""
+
+    FIELDS = ("line", "email", "key", "first_name", "last_name", "tags", "status", "consented_at", "consent_source", "consent_form", "consent_ip", "detail")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.execute("DROP TABLE IF EXISTS temp.import_rows")
+        conn.execute(f"CREATE TEMP TABLE import_rows ({', '.join(f if f != 'key' else 'key TEXT PRIMARY KEY' for f in self.FIELDS)})")
+
+    def add(self, chunk: Sequence[Incoming], merge: Merge) -> int:
+        """Stage a chunk; returns how many of its rows were merged into an earlier one."""
+        fresh: dict[str, Incoming] = {}
+        duplicates = 0
+        for row in chunk:
+            if row.key in fresh:
+                fresh[row.key] = merge(fresh[row.key], row)
+                duplicates += 1
+            else:
+                fresh[row.key] = row
+        earlier = self._staged(list(fresh))
+        for key, first in earlier.items():
+            fresh[key] = merge(first, fresh[key])
+            duplicates += 1
+        self.conn.executemany(
+            f"UPDATE import_rows SET {', '.join(f'{f} = ?' for f in self.FIELDS if f != 'key')} WHERE key = ?",
+            [(*_values(fresh[key])[:2], *_values(fresh[key])[3:], key) for key in earlier],
+        )
+        self.conn.executemany(
+            f"INSERT INTO import_rows ({', '.join(self.FIELDS)}) VALUES ({', '.join('?' * len(self.FIELDS))})",
+            [_values(row) for key, row in fresh.items() if key not in earlier],
+        )
+        return duplicates
+
+    def _staged(self, keys: list[str]) -> dict[str, Incoming]:
+        found: dict[str, Incoming] = {}
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        for part in in_chunks(keys, IN_CHUNK):
+            sql = f"SELECT {', '.join(self.FIELDS)} FROM import_rows WHERE key IN ({','.join('?' * len(part))})"
+            found.update((row[2], _incoming(row)) for row in cursor.execute(sql, part))
+        return found
+
+    def rows(self, size: int) -> Iterator[list[Incoming]]:
+        """The merged rows in the order of their first lines, a chunk at a time."""
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        last = 0
+        while True:
+            got = cursor.execute(f"SELECT rowid, {', '.join(self.FIELDS)} FROM import_rows WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, size)).fetchall()
+            if not got:
+                return
+            last = got[-1][0]
+            yield [_incoming(row[1:]) for row in got]
+
+    def drop(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("DROP TABLE IF EXISTS temp.import_rows")
+
+
+def _values(row: Incoming) -> tuple:
+    return (
+        row.line, row.email, row.key, row.first_name, row.last_name, json.dumps(row.tags) if row.tags else "", row.status,
+        row.consented_at, row.consent_source, row.consent_form, row.consent_ip, row.detail,
+    )
+
+
+def _incoming(values: Sequence) -> Incoming:
+    line, email, key, first, last, tags, *rest = values
+    return Incoming(line, email, key, first, last, tuple(json.loads(tags)) if tags else (), *rest)
+
+
+def _plan(conn: sqlite3.Connection, rows: Sequence[Incoming], extra: tuple[str, ...], is_forgotten: Callable[[str], bool] | None) -> _Plan:
+    current = _load_current(conn, [r.key for r in rows])
     plan = _Plan()
     for row in rows:
         wanted_tags = clean_tags(row.tags + extra) if extra else row.tags
@@ -145,8 +267,7 @@ def _detail(row: Incoming, what: str | None) -> str:
     return "; ".join(p for p in (what, row.detail, f"line {row.line}") if p)
 
 
-def _write(conn: sqlite3.Connection, plan: _Plan, *, source: str, at: str, progress: Progress | None, batch: int) -> None:
-    written = 0
+def _write(conn: sqlite3.Connection, plan: _Plan, *, source: str, at: str, progress: Progress | None, batch: int, written: int = 0) -> int:
     for part in in_chunks(plan.new, batch):
         _insert_new(conn, part, source=source, at=at)
         written += len(part)
@@ -162,6 +283,7 @@ def _write(conn: sqlite3.Connection, plan: _Plan, *, source: str, at: str, progr
             progress(written)
     conn.executemany("INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag) VALUES (?, ?)", plan.tags)
     _insert_events(conn, plan.events, source=source, at=at)
+    return written
 
 
 def _insert_new(conn: sqlite3.Connection, part: Sequence[tuple[Incoming, tuple[str, ...]]], *, source: str, at: str) -> None:
