@@ -203,14 +203,31 @@ class _Staging:
 
 def _values(row: Incoming) -> tuple:
     return (
-        row.line, row.email, row.key, row.first_name, row.last_name, json.dumps(row.tags) if row.tags else "", row.status,
+        row.line, row.email, row.key, row.first_name, row.last_name, _tags_text(row.tags), row.status,
         row.consented_at, row.consent_source, row.consent_form, row.consent_ip, row.detail,
     )
 
 
 def _incoming(values: Sequence) -> Incoming:
     line, email, key, first, last, tags, *rest = values
-    return Incoming(line, email, key, first, last, tuple(json.loads(tags)) if tags else (), *rest)
+    return Incoming(line, email, key, first, last, _tags_of(tags), *rest)
+
+
+TAG_SEPARATOR = "\x1f"  # the unit separator: a tag that holds one is written as JSON instead
+
+
+def _tags_text(tags: tuple[str, ...]) -> str:
+    """Tags as one text: joined by TAG_SEPARATOR, or a JSON list (starting with '[') when a tag
+    holds the separator or the first starts with '[' (rare: the reader strips brackets)."""
+    if (tags and tags[0].startswith("[")) or any(TAG_SEPARATOR in t for t in tags):
+        return json.dumps(tags)
+    return TAG_SEPARATOR.join(tags)
+
+
+def _tags_of(text: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(json.loads(text)) if text.startswith("[") else tuple(text.split(TAG_SEPARATOR))
 
 
 def _plan(conn: sqlite3.Connection, rows: Sequence[Incoming], extra: tuple[str, ...], is_forgotten: Callable[[str], bool] | None) -> _Plan:
