@@ -33,6 +33,7 @@ SPAM_RULE_DIRS = ("/etc/spamassassin", "/etc/mail/spamassassin", "/var/lib/spama
 # Headers that differ on every build of the same content (a new Date, a random Message-ID):
 # left out of the cache key, so a send after a check finds the check's score.
 MIME_BOUNDARY = re.compile(rb'boundary="([^"]{8,})"')
+SIGNED_LINK = re.compile(rb"/([up])/[0-9a-z]+\.[A-Za-z0-9_-]+")  # /u/<id base36>.<mac>, /p/... (build/personalize.sign_token)
 VOLATILE_HEADERS = re.compile(rb"^(?:Date|Message-ID):[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
 
 
@@ -173,10 +174,14 @@ def _spam_cache_file(root: Path, eml: bytes, command: list[str]) -> Path:
 
 def _stable_form(eml: bytes) -> bytes:
     """The message without what changes from one build of the same content to the next: the
-    Date and Message-ID headers, and the MIME boundary (random) replaced by a fixed one."""
+    Date and Message-ID headers, the MIME boundary (random) and the signed links' tokens (a new
+    nonce each time) replaced by fixed ones; quoted-printable's soft line breaks are taken out
+    first, so a token split over two lines is found whole."""
     text = VOLATILE_HEADERS.sub(b"", eml.replace(b"\r\n", b"\n"))
     boundary = MIME_BOUNDARY.search(text)
-    return text.replace(boundary.group(1), b"=boundary=") if boundary else text
+    if boundary:
+        text = text.replace(boundary.group(1), b"=boundary=")
+    return SIGNED_LINK.sub(rb"/\1/token", text.replace(b"=\n", b""))
 
 
 def _program_stamps(exe: str) -> list[str]:
