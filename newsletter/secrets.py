@@ -22,6 +22,8 @@ SECRET_VARS: tuple[str, ...] = (
     "SMTP_PASSWORD",
     "POSTMARK_WEBHOOK_PASSWORD",
     "SENDGRID_API_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 )
 # (user, password) pairs that travel together as HTTP Basic auth or SMTP AUTH.
 CREDENTIAL_PAIRS: tuple[tuple[str, str], ...] = (

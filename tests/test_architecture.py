@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # Where a module lives (its first folder under newsletter/, or "top" for config/errors/models/
 # mime/clock...) -> module prefixes it must not import. Mirrors docs/architecture.md.
 STAGES = ("cli", "build", "checks", "send", "providers", "store", "lists", "preview", "web")
-NETWORK = ("requests", "urllib3", "urllib.request", "http.client", "smtplib")
+NETWORK = ("requests", "urllib3", "urllib.request", "http.client", "smtplib", "botocore", "boto3")
 RULES: dict[str, tuple[str, ...]] = {
     # the shared values and settings depend on nothing of ours but each other
     "top": tuple(f"newsletter.{s}" for s in STAGES),

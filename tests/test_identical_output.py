@@ -7,12 +7,14 @@ from __future__ import annotations
 from contextlib import closing
 from email import message_from_bytes
 from email.policy import default as default_policy
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
 
 from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
+from fakes.ses import FakeSes
 from fakes.smtp import FakeSmtp
 from newsletter.build.personalize import Personalizer
 from newsletter.build.pipeline import compile_issue
@@ -65,8 +67,15 @@ def through_sendgrid(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]
         return {m["to"]: (m["html"], m["text"]) for m in fake.messages}
 
 
-ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "sendgrid": through_sendgrid}
-MIME_ADAPTERS = {"outbox", "smtp"}  # we write the MIME; the others hand the parts to the provider
+def through_ses(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    with FakeSes(senders=(parseaddr(batch.campaign.from_)[1],)) as fake:
+        with closing(create_provider("ses", fake.options(), fake.env())) as p:
+            p.send(batch)
+        return {m["To"][0]: parts_of_eml(m["Raw"]) for m in fake.messages}
+
+
+ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "sendgrid": through_sendgrid, "ses": through_ses}
+MIME_ADAPTERS = {"outbox", "smtp", "ses"}  # we write the MIME; the others hand the parts to the provider
 
 
 def as_mime_text(part: str) -> str:

@@ -17,6 +17,7 @@ from fakes.messages import LIST_UNSUBSCRIBE_POST, batch_of, make_batch, make_mes
 from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
 from fakes.server import Fault, wait_until
+from fakes.ses import FakeSes, internal_failure, throttled
 from fakes.smtp import FakeSmtp, Hang, free_port
 from newsletter.errors import (
     ProviderAuthError,
@@ -26,11 +27,12 @@ from newsletter.errors import (
 )
 from newsletter.providers.base import create_provider
 
-ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk", "sendgrid")
+ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk", "sendgrid", "ses")
 TOKEN = "pm-server-token-9f2c"
 WRONG_TOKEN = "pm-wrong-token-77aa"
 SG_KEY, SG_WRONG_KEY = "SG.contract-key-4c1d", "SG.wrong-key-0e9a"
 SMTP_USER, SMTP_PASSWORD, WRONG_PASSWORD = "mailer", "smtp-secret-5e1d", "smtp-wrong-3b9c"
+SES_SECRET, SES_WRONG_SECRET = "ses-secret-access-key-4c7d0000", "ses-wrong-secret-key-91ab0000"
 HANG = 1.5  # seconds a server sits on an answer; clients here time out after 0.5 s
 
 NO_SERVER = "outbox writes local files: there is no server to {}"
@@ -44,6 +46,7 @@ SKIPS: dict[str, dict[str, str]] = {
         "outbox": NO_SERVER.format("throttle"),
         "smtp": "SMTP 4xx replies carry no Retry-After (providers.md §7.5)",
         "sendgrid": "X-RateLimit-Reset is a Unix time, so the wait depends on the clock: tests/test_sendgrid.py checks it with a fixed one",
+        "ses": "SES sends no Retry-After or rate-limit headers (providers.md §5.5)",
     },
     "rate_limit_no_hint": {"outbox": NO_SERVER.format("throttle")},
     "unavailable_then_success": {"outbox": NO_SERVER.format("fail")},
@@ -235,6 +238,45 @@ class SendGridHarness(Harness):
         return self.create("sendgrid", opts, {"SENDGRID_API_KEY": SG_KEY})
 
 
+class SesHarness(Harness):
+    def __init__(self, server: FakeSes) -> None:
+        super().__init__()
+        self.server = server
+
+    def provider(self, secret_key: str | None = None, **options: Any) -> Any:
+        opts = self.server.options(timeout=(0.5, 0.5), **options)
+        return self.create("ses", opts, self.server.env(secret_key=secret_key))
+
+    def wire(self) -> list[Wire]:
+        out = []
+        for m in self.server.messages:
+            headers, text, html, _ = parse_eml(m["Raw"])
+            out.append(Wire(m["To"][0], m["MessageId"], headers, text, html))
+        return out
+
+    def reject(self, address: str) -> str:
+        self.server.refuse_recipient(address)  # as a sandbox account refuses an unverified recipient
+        return "MessageRejected"
+
+    def bad_credentials(self) -> tuple[Any, str]:
+        return self.provider(secret_key=SES_WRONG_SECRET), SES_WRONG_SECRET
+
+    def rate_limit(self, retry_after: str | None) -> None:
+        self.server.script(Fault(respond=throttled()))
+
+    def fail_once(self) -> None:
+        self.server.script(Fault(respond=internal_failure()))
+
+    def hang_after_accept(self) -> None:
+        self.server.script(Fault(hang=HANG))
+
+    def drop_after_sent(self) -> None:
+        self.server.script(Fault(drop="after"))
+
+    def refused(self) -> Any:
+        return self.create("ses", {"base_url": f"http://127.0.0.1:{free_port()}", "timeout": (0.5, 0.5)}, self.server.env())
+
+
 @pytest.fixture
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     name = request.param
@@ -246,6 +288,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         elif name in ("postmark", "postmark-bulk"):
             mode = "bulk" if name == "postmark-bulk" else "batch"
             h = PostmarkHarness(stack.enter_context(FakePostmark(token=TOKEN)), mode)
+        elif name == "ses":
+            h = SesHarness(stack.enter_context(FakeSes(secret_key=SES_SECRET)))
         else:
             h = SendGridHarness(stack.enter_context(FakeSendGrid(key=SG_KEY)))
         stack.callback(h.close_all)  # providers close before their server stops
@@ -300,7 +344,7 @@ def test_refused_credentials_raise_auth_error_naming_the_provider_without_the_se
         provider.send(make_batch(1))
     err = caught.value
     assert str(err).startswith(f"{provider.name}: ")
-    for secret in (wrong_secret, TOKEN, SMTP_PASSWORD):
+    for secret in (wrong_secret, TOKEN, SMTP_PASSWORD, SES_SECRET):
         assert secret not in str(err) and secret not in (err.hint or "")
     assert harness.wire() == []
 

@@ -117,6 +117,7 @@ REGISTRY: dict[str, str] = {
     "smtp": "newsletter.providers.smtp:SmtpProvider",
     "postmark": "newsletter.providers.postmark:PostmarkProvider",
     "sendgrid": "newsletter.providers.sendgrid:SendGridProvider",
+    "ses": "newsletter.providers.ses:SesProvider",
 }
 
 # What the send loop (send/plan.py) reads from every provider's table; not set = the default

@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import ProviderError, SendError
+from ..errors import ProviderAuthError, ProviderError, SendError
 from ..models import Suppression
 from ..providers.base import Provider, provider_class
 from ..store import events
 from ..store.events import PulledSuppression, SyncCounts
 
-# Postmark's SuppressionReason -> our status (ManualSuppression is an unsubscribe or a manual block).
-STATUS_BY_REASON = {"HardBounce": "bounced", "SpamComplaint": "complained"}
+# The provider's reason -> our status: Postmark's SuppressionReason (ManualSuppression is an
+# unsubscribe or a manual block), SES's suppression list Reason.
+STATUS_BY_REASON = {"HardBounce": "bounced", "SpamComplaint": "complained", "BOUNCE": "bounced", "COMPLAINT": "complained"}
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,13 @@ def sync_suppressions(conn, provider: Provider) -> SyncReport:
     try:
         pulled = list(provider.suppressions(None))
     except ProviderError as err:
+        way_around = (  # refused credentials refuse the send too: say which to fix
+            err.hint if isinstance(err, ProviderAuthError) and err.hint
+            else "Try again later, or send with --skip-sync to use the list as it is (addresses suppressed since the last sync may be refused)."
+        )
         raise SendError(
             f"{provider.name}: suppression sync failed: {err.message.removeprefix(provider.name + ': ')}",
-            hint="Nothing was sent. Try again later, or send with --skip-sync to use the list as it is (addresses suppressed since the last sync may be refused).",
+            hint=f"Nothing was sent. {way_around}",
         ) from err
     counts = events.apply_suppressions(conn, (as_pulled(s) for s in pulled))
     return SyncReport(provider.name, len(pulled), counts)
