@@ -19,7 +19,8 @@ from newsletter.config import load_settings
 from newsletter.errors import ConfigError, ProviderDeliveryUnknown, ProviderRequestError
 from newsletter.models import Batch, MergeTemplate, Recipient
 from newsletter.providers.base import check_provider_table, create_provider
-from newsletter.providers.postmark_bulk import mustachio_part
+from newsletter.providers.postmark import encode_json
+from newsletter.providers.postmark_bulk import EntryEncoder, Layout, bulk_template, entry, mustachio_part
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "pm-bulk-token-41c7"
@@ -81,6 +82,21 @@ def test_the_part_keeps_no_brace_mustachio_could_read() -> None:
     escaped, keys, braces = mustachio_part(MergeTemplate.split("a{{b{%%first_name%%}c"), {"first_name": "h0"})
     assert braces and keys == (("h0", "first_name"),)
     assert escaped == "a{{{lb}}}{b{{{lb}}}{{{h0}}}{{{rb}}}c"
+
+
+@pytest.mark.parametrize("braces", [False, True])
+def test_the_fast_entry_encoder_writes_what_encoding_the_entry_writes(braces: bool) -> None:
+    html = "<p>{{ %%first_name%% }}</p>" if braces else "<p>%%first_name%%</p>"
+    campaign = make_campaign(html=html, text="%%first_name%%\n")
+    recipients = [make_recipient(i, first_name=name) for i, name in enumerate(NAMES, 1)]
+    recipients.append(make_recipient(99, to="Zoë Name <zoe@bücher.example>", first_name="\u2028\x00\"\\"))
+    template = bulk_template(campaign, Layout.of(campaign, recipients), "broadcast", encode_json)
+    fast = EntryEncoder(campaign, template, encode_json)
+    for values in recipients:
+        assert fast(values) == encode_json(entry(campaign, template, values))
+    no_headers = dataclasses.replace(campaign, headers=(), recipient_headers=())
+    bare = make_recipient(5)._replace(headers=(), metadata=())
+    assert EntryEncoder(no_headers, template, encode_json)(bare) == encode_json(entry(no_headers, template, bare))
 
 
 def test_one_request_carries_the_body_once_and_small_entries() -> None:

@@ -229,11 +229,11 @@ class FakePostmark(FakeServer):
             listed = self.suppressed.get(stream, {})
             return [a for a in addresses if a.lower() in listed]
 
-    def _store(self, item: dict[str, Any], received_at: datetime) -> dict[str, Any]:
+    def _store(self, item: dict[str, Any], received_at: datetime, addresses: list[str] | None = None) -> dict[str, Any]:
         stored = dict(item)
         stored.update(
             MessageID=str(uuid.uuid4()),
-            Recipients=recipients(item),
+            Recipients=recipients(item) if addresses is None else addresses,
             MessageStream=item.get("MessageStream") or DEFAULT_STREAM,
             ReceivedAt=received_at,
         )
@@ -339,8 +339,9 @@ def recipients(item: dict[str, Any]) -> list[str]:
     return [address for _, address in getaddresses(fields) if address]
 
 
-def validate_message(item: Any) -> tuple[int, str] | None:
-    """The first problem with one message object, as (ErrorCode, Message), or None."""
+def validate_message(item: Any, addresses: list[str] | None = None) -> tuple[int, str] | None:
+    """The first problem with one message object, as (ErrorCode, Message), or None.
+    ``addresses``: its ``recipients``, when the caller has them already."""
     if not isinstance(item, dict):
         return 403, "Incompatible JSON input."
     if not item.get("From"):
@@ -351,10 +352,11 @@ def validate_message(item: Any) -> tuple[int, str] | None:
         return 300, "Error parsing 'Subject': Value cannot be null or empty."
     if not (item.get("HtmlBody") or item.get("TextBody")):
         return 300, "Provide either email TextBody or HtmlBody or both."
-    count = len(recipients(item))
+    addresses = recipients(item) if addresses is None else addresses
+    count = len(addresses)
     if count > MAX_RECIPIENTS:
         return 300, f"Too many recipients ({count}). Maximum is {MAX_RECIPIENTS} per message (To, Cc and Bcc)."
-    bad = [a for a in recipients(item) if "@" not in a]
+    bad = [a for a in addresses if "@" not in a]
     if bad or not count:
         return 300, f"Error parsing 'To': Illegal email address '{(bad or [item['To']])[0]}'."
     headers = item.get("Headers", [])

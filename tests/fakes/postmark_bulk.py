@@ -115,9 +115,10 @@ class BulkApi:
                 job["Status"], job["PercentageCompleted"] = "Failed", 100.0 * len(compiled) / max(1, job["TotalMessages"])
             stream = body["MessageStream"]
             for message in compiled:
-                if not self.fake._inactive(stream, message["_recipients"]):
-                    message.pop("_recipients")
-                    self.fake._store({**message, "BulkRequestID": request_id}, submitted)
+                addresses = message.pop("_recipients")
+                if not self.fake._inactive(stream, addresses):
+                    message["BulkRequestID"] = request_id
+                    self.fake._store(message, submitted, addresses)
             with self._lock:
                 self.jobs[request_id] = job
         return Response(200, {"ID": request_id, "Status": "Accepted", "SubmittedAt": _iso(submitted)})
@@ -164,10 +165,11 @@ class BulkApi:
             message.update(HtmlBody=body.get("HtmlBody"), TextBody=body.get("TextBody"))
         else:
             message.update(HtmlBody=parts["HtmlBody"].render(model), TextBody=parts["TextBody"].render(model))
-        problem = validate_message(message)
+        addresses = recipients(message)
+        problem = validate_message(message, addresses)
         if problem:
             return {}, problem[1]
-        message["_recipients"] = recipients(message)
+        message["_recipients"] = addresses
         return message, None
 
     # -- GET /email/bulk/{id} --------------------------------------------------------------
