@@ -471,8 +471,7 @@ def _timestamp(text: str) -> str:
 def _merge(first: Incoming, later: Incoming) -> Incoming:
     """A duplicate line adds what the first lacked; the most restrictive status wins."""
     status = max(first.status, later.status, key=_RESTRICTIVENESS.__getitem__)
-    return replace(
-        first,
+    return first._replace(
         first_name=first.first_name or later.first_name,
         last_name=first.last_name or later.last_name,
         tags=first.tags + tuple(t for t in later.tags if t.lower() not in {x.lower() for x in first.tags}),
