@@ -74,6 +74,10 @@ class SesProvider:
         Option("batch_size", "integer", 50, "recipients handed to one worker at a time (one SendEmail call each)", min=1, max=1000),
         Option("timeout", "seconds_pair", (5.0, 30.0), "[connect, read] seconds, or one number for both"),
         Option("suppression_page_size", "integer", SUPPRESSION_PAGE, "entries per page of the suppression list", min=1, max=SUPPRESSION_PAGE),
+        Option("webhook_topic_arn", "string", "", "the SNS topic whose messages /webhooks/ses accepts (unset: the endpoint is closed)"),
+        Option("webhook_max_age_seconds", "seconds", 3600.0, "the oldest SNS message accepted (older: a replay, refused)", max=86400),
+        Option("webhook_certificate", "path", None, "a PEM certificate to check SNS signatures with instead of fetching SigningCertURL (tests)"),
+        Option("webhook_sns_base_url", "origin", None, "where to send subscription confirmations instead of the SNS host in SubscribeURL (tests)"),
     )
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:

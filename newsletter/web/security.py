@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body is a Postmark webhook of a few KB
 # Except an email to the unsubscribe mailbox (Postmark inbound): a reply quoting a whole issue.
 # And SendGrid's event batches (it posts many events per request).
-LARGER_BODIES = {"/webhooks/postmark/inbound": 2 * 1024 * 1024, "/webhooks/sendgrid": 2 * 1024 * 1024}
+LARGER_BODIES = {"/webhooks/postmark/inbound": 2 * 1024 * 1024, "/webhooks/sendgrid": 2 * 1024 * 1024, "/webhooks/ses": 512 * 1024}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     (b"referrer-policy", b"no-referrer"),  # a token in the URL never leaks in a Referer header

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import NewsletterError
-from ..providers import postmark_events, sendgrid_events
+from ..providers import postmark_events, sendgrid_events, ses_events
 from ..store import events
 from ..store.db import retry_locked
 from .context import Site, site_of
@@ -122,4 +122,77 @@ def _public_key(text: str):
     return sendgrid_events.load_public_key(text)
 
 
-ROUTES = [Route("/webhooks/postmark", postmark, methods=["POST"]), Route("/webhooks/sendgrid", sendgrid, methods=["POST"])]
+SES_NOT_CONFIGURED = (
+    "SES events are not configured on this site: set [providers.ses] webhook_topic_arn to the ARN of "
+    "the SNS topic your configuration set publishes to.\n"
+)
+
+
+async def ses(request: Request) -> Response:
+    """SNS posts SES events, subscription confirmations included (providers/ses_events.py)."""
+    site = site_of(request)
+    options = _ses_options(site)
+    if not options["webhook_topic_arn"]:  # any AWS account's topic is signed by SNS: only ours counts
+        return PlainTextResponse(SES_NOT_CONFIGURED, status_code=503)
+    try:
+        message = ses_events.envelope(await request.body())
+    except ses_events.WebhookPayloadError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=400)
+    try:
+        await run_in_threadpool(
+            ses_events.verify, message, _ses_certificate(options["webhook_certificate"]),
+            now=time.time(), max_age=options["webhook_max_age_seconds"], topic_arn=options["webhook_topic_arn"],
+        )
+    except ses_events.SignatureError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=401)
+    if message["Type"] == "SubscriptionConfirmation":
+        try:
+            await run_in_threadpool(ses_events.confirm_subscription, message, options["webhook_sns_base_url"])
+        except NewsletterError as err:
+            log.warning("%s", err.message)
+            return PlainTextResponse(f"{err.message}\n", status_code=502)
+        log.info("ses: confirmed the SNS subscription to %s", message.get("TopicArn"))
+        return JSONResponse({"result": "subscribed"})
+    if message["Type"] != "Notification":
+        return JSONResponse({"result": "ignored"})
+    try:
+        found = ses_events.parse(message)
+    except ses_events.WebhookPayloadError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=400)
+    outcomes = await run_in_threadpool(retry_locked, lambda: [events.apply_event(site.db(), event) for event in found])
+    return JSONResponse({"results": outcomes})
+
+
+def _ses_options(site: Site) -> dict:
+    from ..providers.base import check_provider_table
+
+    values, _ = check_provider_table("ses", site.settings.provider_options("ses"))  # checked when the config loaded
+    return values
+
+
+def _ses_certificate(path):
+    """How to get the signing certificate: the configured file (tests), else SNS's, by URL."""
+    if path is not None:
+        return lambda url: _certificate_file(str(path))
+    return _certificate_at
+
+
+@lru_cache(maxsize=4)
+def _certificate_file(path: str):
+    try:
+        with open(path, "rb") as file:
+            return ses_events.load_certificate(file.read())
+    except OSError as err:
+        raise ses_events.SignatureError(f"ses: [providers.ses] webhook_certificate: {err}") from None
+
+
+@lru_cache(maxsize=16)  # SNS signs with a few certificates, each fetched once
+def _certificate_at(url: str):
+    return ses_events.fetch_certificate(url)
+
+
+ROUTES = [
+    Route("/webhooks/postmark", postmark, methods=["POST"]),
+    Route("/webhooks/sendgrid", sendgrid, methods=["POST"]),
+    Route("/webhooks/ses", ses, methods=["POST"]),
+]
