@@ -60,6 +60,15 @@ def through_postmark(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]
         return {m["Recipients"][0]: (m["HtmlBody"], m["TextBody"]) for m in fake.messages}
 
 
+def through_postmark_bulk(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """``mode = "bulk"``: one body with template tags; the fake compiles each recipient's message."""
+    with FakePostmark(token="t") as fake:
+        with closing(create_provider("postmark", {"base_url": fake.url, "mode": "bulk"}, {"POSTMARK_SERVER_TOKEN": "t"})) as p:
+            p.send(batch)
+        assert [r.path for r in fake.requests if r.method == "POST"] == ["/email/bulk"]
+        return {m["Recipients"][0]: (m["HtmlBody"], m["TextBody"]) for m in fake.messages}
+
+
 def through_sendgrid(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
     with FakeSendGrid(key="k") as fake:
         with closing(create_provider("sendgrid", {"base_url": fake.url}, {"SENDGRID_API_KEY": "k"})) as p:
@@ -74,7 +83,7 @@ def through_ses(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
         return {m["To"][0]: parts_of_eml(m["Raw"]) for m in fake.messages}
 
 
-ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "sendgrid": through_sendgrid, "ses": through_ses}
+ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "postmark-bulk": through_postmark_bulk, "sendgrid": through_sendgrid, "ses": through_ses}
 MIME_ADAPTERS = {"outbox", "smtp", "ses"}  # we write the MIME; the others hand the parts to the provider
 
 
