@@ -19,7 +19,7 @@ Standalone (benchmarks), from the tests folder::
     python -m fakes.ses --port 0 --latency-ms 50 --access-key AKID --secret-key SECRET
 
 prints ``PORT 12345`` on its first stdout line and serves until SIGTERM/SIGINT;
-``GET /_fake/messages`` answers the count and per-recipient counts.
+``GET /_fake/messages`` answers the count, per-recipient counts and bytes uploaded.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class FakeSes(FakeServer):
         self.light = light
         self.messages: list[dict[str, Any]] = []  # accepted, oldest first: MessageId, To, Raw, Tags
         self.per_recipient: Counter[str] = Counter()
+        self.uploaded = 0  # bytes of SendEmail bodies received (benchmarks)
         self.unverified: set[str] = set()  # recipients a sandbox account refuses
         self.suppressed: dict[str, dict[str, Any]] = {}  # email -> {EmailAddress, Reason, LastUpdateTime}
         self._store_lock = threading.Lock()
@@ -175,6 +176,8 @@ class FakeSes(FakeServer):
 
     # -- SendEmail ---------------------------------------------------------------------------
     def _send_email(self, request: Request) -> Response:
+        with self._store_lock:
+            self.uploaded += len(request.body)
         body = request.json
         if not isinstance(body, dict):
             return aws_error(400, "BadRequestException", f"The request body is not JSON: {request.json_error}")
@@ -227,7 +230,7 @@ class FakeSes(FakeServer):
 
     def _admin_messages(self, request: Request) -> Response:
         with self._store_lock:
-            return Response(200, {"count": len(self.messages), "per_recipient": dict(self.per_recipient)})
+            return Response(200, {"count": len(self.messages), "per_recipient": dict(self.per_recipient), "uploaded": self.uploaded})
 
     # -- moto ----------------------------------------------------------------------------------
     def _setup_headers(self) -> dict[str, str]:
@@ -267,8 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret-key", default="fake-ses-secret-key-0000000000000000000")
     parser.add_argument("--region", default=REGION)
     parser.add_argument("--light", action="store_true", help="keep counts only, not the messages")
+    parser.add_argument("--sender", action="append", default=[], help="a verified identity (repeatable)")
     args = parser.parse_args(argv)
-    fake = FakeSes(args.access_key, args.secret_key, args.region, port=args.port, latency=args.latency_ms / 1000, light=args.light)
+    senders = tuple(args.sender) or (SENDER,)
+    fake = FakeSes(args.access_key, args.secret_key, args.region, senders=senders, port=args.port, latency=args.latency_ms / 1000, light=args.light)
     fake.start()
     print(f"PORT {fake.port}", flush=True)
     stop = threading.Event()
