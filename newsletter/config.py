@@ -81,6 +81,15 @@ class Settings:
     topics: Mapping[str, str] = field(default_factory=dict)
     signup: "Signup" = field(default_factory=lambda: Signup())
     busy_timeout: float = 30.0  # [storage] busy_timeout_seconds
+    # [storage] url / NEWSLETTER_DATABASE_URL: PostgreSQL instead of the SQLite file (never created then)
+    database_url: str | None = None
+
+    @property
+    def database_shown(self) -> str:
+        """The database as an error message names it: the file, or the URL without a password."""
+        from .storage_url import without_password
+
+        return without_password(self.database_url) if self.database_url else str(self.database)
 
     @property
     def from_header(self) -> str:
@@ -139,6 +148,10 @@ TABLES: dict[str, tuple[Option, ...]] = {
     ),
     "storage": (
         Option("database", "path", "data/newsletter.db", "the SQLite database (NEWSLETTER_DATABASE overrides)"),
+        Option(
+            "url", "database_url", None,
+            "a shared PostgreSQL database instead of SQLite (NEWSLETTER_DATABASE_URL overrides); the password comes from PGPASSWORD or ~/.pgpass",
+        ),
         Option("busy_timeout_seconds", "number", 30.0, "how long a write waits while the database is locked or full", min=0.1, max=3600),
     ),
     "provider": (
@@ -341,6 +354,7 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         return {key: place(value) if isinstance(value, Path) else value for key, value in table.items()}
 
     database = env.get("NEWSLETTER_DATABASE") or v["storage"]["database"]
+    database_url = _env_database_url(env) or v["storage"]["url"]
     return Settings(
         path=path,
         root=root,
@@ -372,7 +386,21 @@ def _build(path: Path, root: Path, v: dict[str, dict[str, Any]], env: Mapping[st
         topics={tag.strip().lower(): label.strip() for tag, label in v["topics"].items()},
         signup=Signup(**v["signup"]),
         busy_timeout=v["storage"]["busy_timeout_seconds"],
+        database_url=database_url,
     )
+
+
+def _env_database_url(env: Mapping[str, str]) -> str | None:
+    """NEWSLETTER_DATABASE_URL, which may carry the password (the environment is where secrets go)."""
+    from .storage_url import BadURL, check_url
+
+    value = env.get("NEWSLETTER_DATABASE_URL", "").strip()
+    if not value:
+        return None
+    try:
+        return check_url(value, password_allowed=True)
+    except BadURL as err:
+        raise ConfigError(f"environment: NEWSLETTER_DATABASE_URL: {err}", hint="export NEWSLETTER_DATABASE_URL=postgresql://user@host:5432/database (or unset it to use SQLite).") from None
 
 
 def secret(name: str, env: Mapping[str, str] | None = None, *, purpose: str) -> str:

@@ -90,6 +90,10 @@ def typed_value(option: Option, value: Any) -> Any:
 def wrong_value(table: str, option: Option, value: Any, detail: str | None) -> str:
     """``[table] key = <value>: must be <what the option accepts> (<why>)``."""
     why = f" ({detail[0].lower()}{detail[1:].rstrip('.')})" if detail else ""
+    if option.kind == "database_url" and isinstance(value, str):
+        from .storage_url import without_password
+
+        value = without_password(value)  # a password in the file is never repeated on screen
     return f"[{table}] {option.key} = {shown(value)}: must be {expected(option)}{why}"
 
 
@@ -218,6 +222,13 @@ def _origin(value: Any) -> str:
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise Invalid()
     return value.rstrip("/")
+def _database_url(value: Any) -> str:
+    from .storage_url import BadURL, check_url
+
+    try:
+        return check_url(_string(value), password_allowed=False)
+    except BadURL as err:
+        raise Invalid(str(err)) from None
 
 
 def _colour(value: Any) -> str:
@@ -255,6 +266,7 @@ KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "https_url": ("an absolute https:// URL", _url(("https",))),
     "url": ("an absolute http(s):// URL", _url(("https", "http"))),
     "origin": ("a scheme and host only, like https://api.example.com (no path)", _origin),
+    "database_url": ("a postgresql://user@host:5432/database URL without a password", _database_url),
     "colour": ("a colour like #1a2b3c", _colour),
     "regex": ("a regular expression", _regex),
     "path": ("a path", _path),

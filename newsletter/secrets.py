@@ -24,7 +24,10 @@ SECRET_VARS: tuple[str, ...] = (
     "SENDGRID_API_KEY",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
+    "PGPASSWORD",  # the shared PostgreSQL store's password (libpq reads it)
 )
+# Variables holding a URL whose password part is a secret (the URL itself may be printed without it).
+SECRET_URL_VARS: tuple[str, ...] = ("NEWSLETTER_DATABASE_URL",)
 # (user, password) pairs that travel together as HTTP Basic auth or SMTP AUTH.
 CREDENTIAL_PAIRS: tuple[tuple[str, str], ...] = (
     ("SMTP_USERNAME", "SMTP_PASSWORD"),
@@ -62,6 +65,15 @@ def credential_forms(user: str, password: str) -> set[str]:
     return forms
 
 
+def _url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        return unquote(urlsplit(url).password or "") if url else ""
+    except ValueError:
+        return ""
+
+
 class Redactor:
     """Replaces every configured secret (and its encodings) in a text with ``[redacted]``."""
 
@@ -76,6 +88,8 @@ class Redactor:
             forms |= secret_forms(env.get(name, ""))
         for user_var, password_var in CREDENTIAL_PAIRS:
             forms |= credential_forms(env.get(user_var, ""), env.get(password_var, ""))
+        for name in SECRET_URL_VARS:
+            forms |= secret_forms(_url_password(env.get(name, "")))
         return cls(forms)
 
     def __bool__(self) -> bool:

@@ -4,6 +4,8 @@
 # A virtual environment in .venv (Debian's Python refuses system-wide pip installs, PEP 668);
 # Chromium and SpamAssassin from Debian's packages when we may install them (root with apt-get):
 # without Chromium the browser tests are skipped and say so; without SpamAssassin its check is.
+# PostgreSQL's server binaries (Debian's postgresql package) for the tests that run the store on
+# both engines: tests/pg_server.py starts a throwaway server; without it those cases skip, saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +16,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v spamassassin >/dev/null 2>&1 || missing+=(spamassassin)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "Installing ${missing[*]} (Debian packages) for the browser and spam-score tests..."
+    echo "Installing ${missing[*]} (Debian packages) for the browser, spam-score and PostgreSQL tests..."
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
   fi

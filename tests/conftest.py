@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -22,8 +23,51 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# --- the two engines (tests/pg_server.py) ---------------------------------------------------
+# A module marked ``pytestmark = pytest.mark.both_engines`` runs each of its tests that uses the
+# project (or ``engine``) twice: on a SQLite file and on a database of its own on a real
+# PostgreSQL server started once per session. ``open_store(settings)`` opens either.
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_engines: run on SQLite and on PostgreSQL (tests/pg_server.py)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's PostgreSQL server (skips the PostgreSQL cases, saying why, when it cannot start)."""
+    import pg_server as servers
+
+    try:
+        server = servers.start_server()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, "stderr", None) or str(err)
+        pytest.skip(f"no PostgreSQL server for the tests: {' '.join(str(detail).split())[:300]}")
+    yield server
+    servers.remove(server)
+
+
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """'sqlite' (the default) or 'postgresql': then NEWSLETTER_DATABASE_URL names a fresh
+    database at the schema's head, for the library and for every command a test starts."""
+    name = getattr(request, "param", "sqlite")
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    if name == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", server.url(server.new_database()))
+    return name
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> Path:
     """A copy of the repository's config and templates in tmp_path, as the current folder.
 
     Paths in the copied newsletter.toml are relative, so build output, the database and the
@@ -49,6 +93,41 @@ def settings(project: Path):
     from newsletter.config import load_settings
 
     return load_settings(project / "newsletter.toml")
+
+
+@pytest.fixture
+def store(settings):
+    """An open connection to the project's store (SQLite or PostgreSQL, as ``engine`` says)."""
+    from newsletter.store.db import open_store
+
+    conn = open_store(settings)
+    yield conn
+    conn.close()
+
+
+def open_test_store(path: Path):
+    """The test's store: the SQLite file at ``path``, or on a PostgreSQL run (``engine``) the
+    database NEWSLETTER_DATABASE_URL names (``path`` then only places the side journal)."""
+    import os
+    from types import SimpleNamespace
+
+    from newsletter.store.db import open_store
+
+    return open_store(SimpleNamespace(database=path, database_url=os.environ.get("NEWSLETTER_DATABASE_URL"), busy_timeout=30.0))
+
+
+def dump_rows(conn) -> list[tuple]:
+    """Every row of every table, in order, on either engine: what "nothing was written" compares."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1")]
+    else:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
+    return [(table, *tuple(row)) for table in tables for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1")]
+
+
+def no_sqlite_file(root: Path) -> bool:
+    """No SQLite database anywhere under ``root`` (a PostgreSQL run must create none)."""
+    return not any(path.read_bytes()[:16] == b"SQLite format 3\x00" for path in root.rglob("*") if path.is_file() and path.stat().st_size >= 16)
 
 
 @pytest.fixture
@@ -109,9 +188,9 @@ def add_readers(settings, count: int, prefix: str = "p", *, named: bool = True) 
     """``count`` active subscribers ``p0@example.com``… (first names ``P0``… when ``named``) in
     the settings' database."""
     from newsletter.store import subscribers
-    from newsletter.store.db import open_db
+    from newsletter.store.db import open_store
 
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     try:
         for i in range(count):
             subscribers.add(conn, f"{prefix}{i}@example.com", source="test", first_name=f"{prefix.upper()}{i}" if named else "")
@@ -128,9 +207,9 @@ REVIEWER = "Dr. A. Rivera, MD"
 def approve(settings, issue: str | Path = SAMPLE_ISSUE, reviewer: str = REVIEWER):
     """Record ``newsletter approve`` for the issue as it is now, in the settings' database."""
     from newsletter.send.approval import approve_issue
-    from newsletter.store.db import open_db
+    from newsletter.store.db import open_store
 
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     try:
         return approve_issue(Path(issue), reviewer, (), settings, conn)[0]
     finally:

@@ -21,7 +21,7 @@ from newsletter.config import load_settings
 from newsletter.errors import SendError
 from newsletter.send.approval import approval_state, require_approval
 from newsletter.store import approvals
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 TOKEN = "approval-token-7"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -47,7 +47,7 @@ def invoke(*args: str):
 
 
 def history(project: Path):
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     try:
         return approvals.history(conn, SLUG)
     finally:
@@ -136,7 +136,7 @@ def test_a_change_anywhere_that_reaches_subscribers_names_itself(project, file, 
     approve(load_settings(project / "newsletter.toml"))
     edit(project, old, new, file)
     settings = load_settings(project / "newsletter.toml")
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     try:
         assert named in refusal(settings, conn)
     finally:
@@ -149,7 +149,7 @@ def test_status_reviewed_by_and_settings_that_reach_nobody_need_no_new_approval(
     set_key(project, "reviewed_by", '"Someone Else"')
     edit(project, "workers = 4", "workers = 2", "newsletter.toml")
     settings = load_settings(project / "newsletter.toml")
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     try:
         state = approval_state(load_issue(Path(SAMPLE_ISSUE)), settings, conn)
         assert state.current and state.reviewer == REVIEWER
@@ -250,7 +250,7 @@ def test_the_web_version_says_reviewed_by_the_approval_never_the_front_matter(pr
     from newsletter.web.archive_pages import write_archive
 
     set_key(project, "reviewed_by", '"Dr. Not Asked"')
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     try:
         page = project / "site" / "issues" / SLUG / "index.html"
         write_archive(settings, conn, project / "site", include_drafts=True)

@@ -118,11 +118,11 @@ def test_the_checks_setting_decides_whether_send_runs_spamassassin(project, monk
     """``[checks] spamassassin`` is what ``send`` obeys: on, a spam score of 9.9 refuses the send."""
     from newsletter.errors import SendError
     from newsletter.send.plan import SendRequest, plan_send
-    from newsletter.store.db import open_db
+    from newsletter.store.db import open_store
 
     monkeypatch.setenv("PATH", f"{fake_spamassassin(project / 'bin', 9.9, ' 9.9 MIRACLE_CURE BODY: miracle')}{os.pathsep}{os.environ['PATH']}")
     on = set_checks(project, "spamassassin = true")
-    conn = open_db(on.database)
+    conn = open_store(on)
     try:
         with pytest.raises(SendError, match=r"SpamAssassin scores 9\.9.*\(spam\.score\)"):
             plan_send(SendRequest(SAMPLE), on, conn, env={})

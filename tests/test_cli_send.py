@@ -12,7 +12,7 @@ from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
 from newsletter.cli import app
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
@@ -21,7 +21,7 @@ TOKEN = "cli-token-value-42"
 
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for i in range(6):
         subscribers.add(conn, f"p{i}@example.com", source="test", first_name=f"P{i}")
     subscribers.unsubscribe(conn, "p5@example.com", source="test")

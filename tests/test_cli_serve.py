@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from newsletter.build.personalize import sign_token
 from newsletter.cli import app
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 NEWSLETTER = str(Path(sys.executable).parent / "newsletter")
 SECRET = b"test-secret-not-for-production"
@@ -43,7 +43,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
 
 
 def test_serve_answers_healthz_and_keeps_tokens_out_of_the_log_then_stops(project, settings):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     sub_id = subscribers.add(conn, "log@example.org", source="test").id
     conn.close()
     port = free_port()
@@ -63,13 +63,13 @@ def test_serve_answers_healthz_and_keeps_tokens_out_of_the_log_then_stops(projec
         output, _ = process.communicate(timeout=30)
     assert f"Serving {settings.name} at {url}" in output
     assert "/u/[token]" in output and token not in output
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     assert subscribers.get(conn, sub_id).status == "unsubscribed"
     conn.close()
 
 
 def test_an_answered_unsubscribe_survives_the_server_being_killed_at_once(project, settings):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     ids = [subscribers.add(conn, f"k{i}@example.org", source="test").id for i in range(20)]
     conn.close()
     port = free_port()
@@ -82,7 +82,7 @@ def test_an_answered_unsubscribe_survives_the_server_being_killed_at_once(projec
         process.kill()  # SIGKILL right after the last answer: no shutdown, no flush
         process.wait(timeout=30)
     assert codes == [200] * len(ids)
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     assert set(subscribers.statuses(conn, ids).values()) == {"unsubscribed"}
     conn.close()
 

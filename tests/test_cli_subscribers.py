@@ -11,8 +11,21 @@ from typer.testing import CliRunner
 
 from conftest import REPO, write
 from newsletter.cli import app
+from newsletter.config import load_settings
 from newsletter.store import subscribers as subs
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
+
+pytestmark = pytest.mark.both_engines  # SQLite and PostgreSQL (conftest.py, tests/pg_server.py)
+
+
+def where() -> str:
+    """Where errors say the list is: the SQLite file, or the PostgreSQL URL without its password."""
+    import os
+
+    from newsletter.storage_url import without_password
+
+    url = os.environ.get("NEWSLETTER_DATABASE_URL")
+    return without_password(url) if url else "data/newsletter.db"
 
 COMMANDS = ["import", "add", "unsubscribe", "show", "list", "count", "export", "tag", "untag", "forget"]
 
@@ -49,7 +62,7 @@ def counts_in(output: str) -> dict[str, int]:
 
 
 def db(project: Path):
-    return open_db(project / "data" / "newsletter.db")
+    return open_store(load_settings(project / "newsletter.toml"))
 
 
 @pytest.fixture
@@ -187,14 +200,14 @@ def test_unsubscribe_twice_is_not_an_error(project):
     ],
 )
 def test_an_unknown_address_is_an_error_with_a_hint(project, args):
-    line = assert_one_error(invoke("subscribers", *args), starts="data/newsletter.db: ")
-    assert line == "Error: data/newsletter.db: no subscriber 'nobody@example.org'"
+    line = assert_one_error(invoke("subscribers", *args), starts=f"{where()}: ")
+    assert line == f"Error: {where()}: no subscriber 'nobody@example.org'"
 
 
 def test_add_errors(project):
-    assert_one_error(invoke("subscribers", "add", "bob@"), starts="data/newsletter.db: 'bob@' is not a valid email address")
+    assert_one_error(invoke("subscribers", "add", "bob@"), starts=f"{where()}: 'bob@' is not a valid email address")
     ok("subscribers", "add", "kim@example.org")
-    line = assert_one_error(invoke("subscribers", "add", "KIM@example.org"), starts="data/newsletter.db: ")
+    line = assert_one_error(invoke("subscribers", "add", "KIM@example.org"), starts=f"{where()}: ")
     assert line.endswith("'kim@example.org' is already a subscriber (active)")
     assert_one_error(invoke("subscribers", "add", "z@example.org", "--tag", "a,b"), starts="tags: 'a,b' contains a comma")
 
@@ -203,7 +216,7 @@ def test_add_resubscribe_after_unsubscribe(project):
     ok("subscribers", "add", "kim@example.org")
     ok("subscribers", "unsubscribe", "kim@example.org")
     result = invoke("subscribers", "add", "kim@example.org")
-    assert_one_error(result, starts="data/newsletter.db: 'kim@example.org' is already a subscriber (unsubscribed)")
+    assert_one_error(result, starts=f"{where()}: 'kim@example.org' is already a subscriber (unsubscribed)")
     assert "--resubscribe" in result.stderr
     assert ok("subscribers", "add", "kim@example.org", "--resubscribe").strip() == "Added kim@example.org (active)"
     assert "resubscribed" in ok("subscribers", "show", "kim@example.org")
@@ -221,11 +234,11 @@ def test_forget_then_reimport_keeps_the_person_out(project):
     ok("subscribers", "import", str(REPO / "data" / "sample-subscribers.csv"))
     out = ok("subscribers", "forget", "Jose.Garcia@example.org")
     assert "Erased jose.garcia@example.org: record, tags and history deleted." in out
-    assert_one_error(invoke("subscribers", "show", "jose.garcia@example.org"), starts="data/newsletter.db: no subscriber")
+    assert_one_error(invoke("subscribers", "show", "jose.garcia@example.org"), starts=f"{where()}: no subscriber")
     out = ok("subscribers", "import", str(REPO / "data" / "sample-subscribers.csv"))
     assert counts_in(out)["kept suppressed"] == 1 and counts_in(out)["added"] == 0
     result = invoke("subscribers", "add", "jose.garcia@example.org")
-    assert_one_error(result, starts="data/newsletter.db: 'jose.garcia@example.org' was erased")
+    assert_one_error(result, starts=f"{where()}: 'jose.garcia@example.org' was erased")
 
 
 # --- lists and counts -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from fakes.smtp import FakeSmtp
 from newsletter.config import load_settings
 from newsletter.lists.importer import import_file
 from newsletter.store import ledger, unrecorded
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("approved_sample")]  # a real send requires an approval
 
@@ -56,7 +56,7 @@ main()
 def smtp_project(project: Path):
     csv = project / "subs.csv"
     csv.write_text("email,first_name\n" + "".join(f"reader{i}@example.com,Reader{i}\n" for i in range(READERS)))
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     import_file(conn, csv, source="e2e")
     conn.close()
     with FakeSmtp() as smtp:
@@ -88,7 +88,7 @@ def _assert_everything_received_is_recorded(project: Path, smtp: FakeSmtp) -> No
     has is accepted in the ledger, none is unknown or left sending."""
     run = _newsletter(project, "status", SLUG)
     assert run.returncode == 0, run.stderr
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     try:
         assert not unrecorded.journal_path(conn).exists()
         send = ledger.find_send(conn, SLUG)
@@ -149,7 +149,7 @@ def test_database_full_mid_send_records_what_the_server_accepted_and_the_next_ru
 def test_a_trickling_postmark_stops_the_send_at_the_deadline_and_the_next_run_settles_it(project: Path) -> None:
     csv = project / "subs.csv"
     csv.write_text("email,first_name\n" + "".join(f"reader{i}@example.com,Reader{i}\n" for i in range(READERS)))
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     import_file(conn, csv, source="e2e")
     conn.close()
     with FakePostmark(token=TOKEN) as fake:
@@ -163,7 +163,7 @@ def test_a_trickling_postmark_stops_the_send_at_the_deadline_and_the_next_run_se
         error = _one_error(run)
         assert error.startswith("Error: postmark: no complete answer within the 1 s deadline"), error
         assert "Traceback" not in run.stderr and TOKEN not in run.stdout + run.stderr
-        conn = open_db(load_settings(project / "newsletter.toml").database)
+        conn = open_store(load_settings(project / "newsletter.toml"))
         try:
             send = ledger.find_send(conn, SLUG)
             assert ledger.counts(conn, send) == {**ledger.counts(conn, send), "accepted": 40, "unknown": 20, "pending": READERS - 60, "sending": 0}
@@ -175,7 +175,7 @@ def test_a_trickling_postmark_stops_the_send_at_the_deadline_and_the_next_run_se
         assert "Reconciled with postmark: 20 found (accepted)" in again.stdout
         received = Counter(fake.per_recipient)
     assert sorted(set(received.values())) == [1] and len(received) == READERS
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     try:
         send = ledger.find_send(conn, SLUG)
         assert ledger.counts(conn, send)["accepted"] == READERS

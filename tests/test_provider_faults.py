@@ -26,7 +26,7 @@ from fakes.smtp import FakeSmtp, free_port
 from newsletter.cli import app
 from newsletter.config import load_settings
 from newsletter.store import ledger, subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -39,7 +39,7 @@ SEND = f"batch_size = {BATCH}\nworkers = 1\nmax_attempts = 2\nbackoff_base = 0.0
 
 @pytest.fixture
 def people(project: Path, approved_sample) -> Path:  # a real send requires an approval
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     for i in range(PEOPLE):
         subscribers.add(conn, f"reader{i}@example.com", source="test", first_name=f"Reader{i}")
     conn.close()
@@ -80,7 +80,7 @@ def one_error(result) -> str:
 
 
 def assert_all_pending_and_one_batch_tried(project: Path, result) -> None:
-    conn = open_db(load_settings(project / "newsletter.toml").database)
+    conn = open_store(load_settings(project / "newsletter.toml"))
     try:
         counts = ledger.counts(conn, ledger.find_send(conn, SLUG))
     finally:

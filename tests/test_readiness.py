@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 SLUG = "2026-11-mdma-assisted-therapy"
 ISSUE = f"issues/{SLUG}.md"
@@ -97,7 +97,7 @@ def test_a_slug_that_is_not_the_file_name_is_refused(project):
 
 
 def test_a_file_copied_from_a_sent_issue_keeps_its_slug_and_is_refused(project, settings):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     subscribers.add(conn, "reader@example.com", source="test", first_name="Ann")
     conn.close()
     assert invoke("send", ISSUE).exit_code == 0  # through the outbox

@@ -24,7 +24,7 @@ from newsletter.providers.base import create_provider
 from newsletter.recipients import MAX_NAME, RecipientProblem, clean_name, fold, mailbox
 from newsletter.send.plan import SendRequest, execute_send, plan_send
 from newsletter.store import ledger, subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
@@ -86,7 +86,7 @@ def test_import_rejects_rows_no_message_can_carry_and_cleans_separators(settings
             f"long@example.org,{'x' * 5000}", "zoe@bücher.example,Zoë", "zoë@bücher.example,Zoë", f"ew@example.org,{ENCODED_WORD}"]  # fmt: skip
     path = project / "list.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     report = import_file(conn, path)
     assert {(r.line, r.reason.split(" (")[0].split(" at ")[0]) for r in report.rejected} == {
         (4, "the first name contains the control character U+0000"),
@@ -103,7 +103,7 @@ def test_import_rejects_rows_no_message_can_carry_and_cleans_separators(settings
 
 @pytest.fixture
 def conn(settings):
-    c = open_db(settings.database)
+    c = open_store(settings)
     yield c
     c.close()
 

@@ -27,7 +27,7 @@ from newsletter.providers.search_window import readings, wall_window
 from newsletter.send.dispatch import Clock
 from newsletter.send.plan import SendRequest, execute_send, plan_send
 from newsletter.store import ledger, subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
 EASTERN = ZoneInfo("America/New_York")
@@ -63,7 +63,7 @@ class WallClock:
 
 @pytest.fixture
 def conn(settings):
-    c = open_db(settings.database)
+    c = open_store(settings)
     yield c
     c.close()
 

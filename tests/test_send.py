@@ -19,9 +19,9 @@ from newsletter.errors import ConfigError, ProviderAuthError, SendError
 from newsletter.send.dispatch import Clock
 from newsletter.send.plan import SendRequest, execute_send, plan_send, send_status, send_test
 from newsletter.store import ledger, subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
-pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
+pytestmark = [pytest.mark.usefixtures("approved_sample"), pytest.mark.both_engines]  # a real send requires an approval
 ISSUE = Path("issues/2026-11-mdma-assisted-therapy.md")
 TOKEN = "pm-test-token-123"
 SECRET = "send-test-secret"
@@ -48,7 +48,7 @@ class FakeSleep:
 
 @pytest.fixture
 def conn(settings):
-    c = open_db(settings.database)
+    c = open_store(settings)
     yield c
     c.close()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import approve, set_checks
+from conftest import approve, no_sqlite_file, set_checks
 from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
 from fakes.server import Fault, RandomFaults
@@ -35,9 +35,9 @@ from newsletter.config import load_settings
 from newsletter.lists.importer import import_file
 from newsletter.send.plan import send_status
 from newsletter.store import ledger
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_engines]
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -87,13 +87,13 @@ def _wait_for(proc: subprocess.Popen, what: str, predicate, *, deadline: float =
 
 
 def _accepted(conn) -> int:
-    """Accepted rows in the ledger, read from the real SQLite file the send process writes."""
+    """Accepted rows in the ledger, read from the real store (SQLite file or PostgreSQL) the send process writes."""
     send = ledger.find_send(conn, SLUG)
     return ledger.counts(conn, send)["accepted"] if send else 0
 
 
 def _ledger(project: Path):
-    return open_db(load_settings(project / "newsletter.toml").database)
+    return open_store(load_settings(project / "newsletter.toml"))
 
 
 def _counts(project: Path) -> dict[str, int]:
@@ -135,7 +135,7 @@ def _kill_and_rerun(project: Path, env: dict, seed: int, kills: int = 4) -> list
 
 def _assert_exactly_once(project: Path, received: Counter, *, max_unknown: int) -> None:
     settings = load_settings(project / "newsletter.toml")
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     report = send_status(conn, SLUG, limit=10_000)
     send = ledger.find_send(conn, SLUG)
     accepted = {d.email.lower() for d in ledger.rows_in_state(conn, send, "accepted")}
@@ -156,7 +156,7 @@ def e2e_project(project: Path) -> Path:
     settings = load_settings(project / "newsletter.toml")
     csv = project / "subs.csv"
     _subscribers_csv(csv)
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     import_file(conn, csv, source="e2e")
     conn.close()
     approve(settings)  # a real send requires an approval
@@ -164,7 +164,7 @@ def e2e_project(project: Path) -> Path:
 
 
 def _env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "POSTMARK_", "SMTP_", "SENDGRID_", "AWS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "POSTMARK_", "SMTP_", "SENDGRID_", "AWS_")) or k == "NEWSLETTER_DATABASE_URL"}
     env.update(NEWSLETTER_SECRET="e2e-secret", PYTHONPATH=str(Path(__file__).resolve().parent.parent), **extra)
     return env
 
@@ -192,7 +192,7 @@ def test_smtp_survives_sigkill(e2e_project: Path) -> None:
     _assert_exactly_once(e2e_project, received, max_unknown=4 * 4 * 10)
 
 
-def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
+def test_postmark_with_faults_survives_sigkill(e2e_project: Path, engine: str) -> None:
     with FakePostmark(token=TOKEN, latency=0.05) as fake:
         # A slow reply is handled by the server after the client gave up (2.5 s > the 1.5 s read
         # timeout): the grace period must outlast that, or "absent" in a search is not reliable.
@@ -208,6 +208,8 @@ def test_postmark_with_faults_survives_sigkill(e2e_project: Path) -> None:
         received = Counter(fake.per_recipient)
     # The search answers for almost everything; only what it could not be asked about stays.
     _assert_exactly_once(e2e_project, received, max_unknown=50)
+    if engine == "postgresql":
+        assert no_sqlite_file(e2e_project)  # the whole run wrote no SQLite file anywhere
 
 
 def test_postmark_bulk_with_faults_survives_sigkill(e2e_project: Path) -> None:

@@ -8,12 +8,14 @@ import asyncio
 import pytest
 
 from newsletter.store import subscribers
-from newsletter.store.db import apply_each, open_db
+from newsletter.store.db import apply_each
 from newsletter.web.writer import Writer
 
+pytestmark = pytest.mark.both_engines  # SQLite and PostgreSQL (conftest.py, tests/pg_server.py)
 
-def test_apply_each_keeps_the_others_when_one_work_fails(tmp_path):
-    conn = open_db(tmp_path / "batch.db")
+
+def test_apply_each_keeps_the_others_when_one_work_fails(store):
+    conn = store
     ids = [subscribers.add(conn, f"b{i}@example.org", source="test").id for i in range(3)]
 
     def fails(c):
@@ -27,11 +29,10 @@ def test_apply_each_keeps_the_others_when_one_work_fails(tmp_path):
     assert not conn.in_transaction
 
 
-def test_the_writer_answers_each_request_with_its_own_result_or_error(tmp_path):
-    database = tmp_path / "writer.db"
-    conn = open_db(database)
+def test_the_writer_answers_each_request_with_its_own_result_or_error(settings, store):
+    conn = store
     ids = [subscribers.add(conn, f"w{i}@example.org", source="test").id for i in range(50)]
-    writer = Writer(database)
+    writer = Writer(settings)
 
     def boom(c):
         raise ValueError("no")

@@ -20,7 +20,7 @@ from fakes.trickle_smtp import TrickleSmtp
 from newsletter.errors import ConfigError, ProviderDeadlineExceeded, ProviderRequestError
 from newsletter.providers.base import create_provider
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 
 def _smtp(server: TrickleSmtp, **options):
@@ -70,7 +70,7 @@ def test_a_trickled_final_reply_leaves_that_one_message_in_doubt() -> None:
 
 
 def test_a_send_through_a_trickling_relay_stops_with_the_message_unknown_and_the_rest_pending(settings, approved_sample) -> None:
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for i in range(30):
         subscribers.add(conn, f"r{i}@example.com", source="test", first_name=f"Name{i}")
     with TrickleSmtp("end", from_nth=8) as server:

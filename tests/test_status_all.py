@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from fakes.postmark import FakePostmark
 from fakes.server import Fault
 from newsletter.cli import app
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
 SLUG = "2026-11-mdma-assisted-therapy"
 UNKNOWN = 250  # the first batch, held by the server past the client's timeout
@@ -34,7 +34,7 @@ def listed(output: str, title: str) -> list[str]:
 
 
 def test_status_lists_two_hundred_and_says_how_many_more_and_all_lists_every_one(settings, approved_sample):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     add_people(conn, PEOPLE)
     with FakePostmark(token="t") as fake:
         for i in range(UNKNOWN, UNKNOWN + REJECTED):

@@ -16,9 +16,9 @@ from newsletter.cli import app
 from newsletter.errors import ProviderUnavailable
 from newsletter.providers.postmark import PostmarkProvider
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 
-pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
+pytestmark = [pytest.mark.usefixtures("approved_sample"), pytest.mark.both_engines]  # a real send requires an approval
 TOKEN = "sync-token-7"
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 DAY0 = datetime(2026, 1, 1, 15, tzinfo=timezone.utc)
@@ -85,7 +85,7 @@ def test_a_day_too_full_to_split_fails_rather_than_missing_addresses():
 
 def test_subscribers_sync_applies_more_suppressions_than_one_answer_holds(project, settings, monkeypatch):
     monkeypatch.setenv("POSTMARK_SERVER_TOKEN", TOKEN)
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for i in range(0, 120, 2):  # every second suppressed address is on our list
         subscribers.add(conn, f"s{i}@example.net", source="test")
     subscribers.unsubscribe(conn, "s0@example.net", source="test")  # already suppressed
@@ -125,7 +125,7 @@ def test_send_syncs_first_so_a_suppressed_address_is_not_planned(project, settin
     assert result.exit_code == 0, result.output
     assert "1 new" in result.output and re.search(r"Recipients\s+3", result.output)
     assert sent_to == {"p0@example.com", "p2@example.com", "p3@example.com"}
-    assert subscribers.get(open_db(settings.database), "p1@example.com").status == "bounced"
+    assert subscribers.get(open_store(settings), "p1@example.com").status == "bounced"
 
 
 def test_send_refuses_to_start_when_the_sync_fails_and_goes_on_with_skip_sync(project, settings, people, monkeypatch):
@@ -146,4 +146,4 @@ def test_send_refuses_to_start_when_the_sync_fails_and_goes_on_with_skip_sync(pr
     assert "Synced" not in skipped.output and re.search(r"Recipients\s+4", skipped.output)
     # Postmark refuses the suppressed address itself (406); the send marks it.
     assert sent_to == {"p0@example.com", "p2@example.com", "p3@example.com"}
-    assert subscribers.get(open_db(settings.database), "p1@example.com").status == "bounced"
+    assert subscribers.get(open_store(settings), "p1@example.com").status == "bounced"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from conftest import write
 from newsletter.cli import app as cli
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 from newsletter.web.app import create_app
 from web_server import serving
 
@@ -30,7 +30,7 @@ PEOPLE = [("zelda.quimby@example.com", "Zelda"), ("xavier.brightwater@example.or
 @pytest.fixture
 def sent(settings):
     """The sample issue sent for real (newsletter send, outbox provider) to three people."""
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for address, name in PEOPLE:
         subscribers.add(conn, address, source="test", first_name=name)
     conn.close()

@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 from newsletter.build.personalize import PREFERENCES, sign_token
 from newsletter.cli import app as cli
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 from newsletter.web.app import create_app
 from web_server import serving
+
+pytestmark = pytest.mark.both_engines  # SQLite and PostgreSQL (conftest.py, tests/pg_server.py)
 
 SECRET = b"test-secret-not-for-production"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -35,7 +37,7 @@ class Clock:
 
 
 def db(settings):
-    return open_db(settings.database)
+    return open_store(settings)
 
 
 def person(settings, tags=("mdma", "vip")) -> int:

@@ -14,11 +14,13 @@ import pytest
 import requests
 
 from newsletter.store import forgotten, signups, subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 from newsletter.store.subscriber_admin import forget
 from newsletter.web import confirmation
 from newsletter.web.app import create_app
 from web_server import serving
+
+pytestmark = pytest.mark.both_engines  # SQLite and PostgreSQL (conftest.py, tests/pg_server.py)
 
 T0 = 1_800_000_000.0
 DAY = 86_400
@@ -67,7 +69,7 @@ def confirm_link(message, settings, base: str) -> str:
 
 
 def db(settings):
-    return open_db(settings.database)
+    return open_store(settings)
 
 
 def test_sign_up_confirm_by_email_and_become_active(settings):

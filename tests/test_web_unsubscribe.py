@@ -20,9 +20,11 @@ from typer.testing import CliRunner
 from newsletter.build.personalize import PREFERENCES, sign_token, verify_token
 from newsletter.cli import app as cli
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 from newsletter.web.app import create_app
 from web_server import serving
+
+pytestmark = pytest.mark.both_engines  # SQLite and PostgreSQL (conftest.py, tests/pg_server.py)
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
 SLUG = "2026-11-mdma-assisted-therapy"
@@ -31,7 +33,7 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def db(settings):
-    return open_db(settings.database)
+    return open_store(settings)
 
 
 def add_people(settings, n: int, prefix: str = "p") -> list[int]:

@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 from fakes.postmark import FakePostmark
 from newsletter.cli import app as cli
 from newsletter.store import subscribers
-from newsletter.store.db import open_db
+from newsletter.store.db import open_store
 from newsletter.web.app import create_app
 from web_server import serving
 
 USER, PASSWORD = "postmark-hooks", "s3cret-w3bhook-pass"
-pytestmark = pytest.mark.usefixtures("approved_sample")  # a real send requires an approval
+pytestmark = [pytest.mark.usefixtures("approved_sample"), pytest.mark.both_engines]  # a real send requires an approval
 GOOD = (USER, PASSWORD)
 ENV = {"POSTMARK_WEBHOOK_USERNAME": USER, "POSTMARK_WEBHOOK_PASSWORD": PASSWORD, "NEWSLETTER_SECRET": "test-secret-not-for-production"}
 ISSUE_SLUG = "2026-11-mdma-assisted-therapy"
@@ -63,7 +63,7 @@ def delivery(message: dict) -> dict:
 # -- helpers -------------------------------------------------------------------------------------
 @pytest.fixture
 def people(settings):
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     for name in ("ann", "bob", "cy", "dee"):
         subscribers.add(conn, f"{name}@example.com", source="test", first_name=name.title())
     conn.close()
@@ -75,7 +75,7 @@ def post(base: str, record, auth=GOOD, raw: bytes | None = None) -> requests.Res
 
 
 def state(settings, email: str) -> tuple[str, list[tuple[str, str, str | None]]]:
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     sub = subscribers.get(conn, email)
     return sub.status, [(e.kind, e.source, e.detail) for e in subscribers.history(conn, sub.id)]
 
@@ -83,7 +83,7 @@ def state(settings, email: str) -> tuple[str, list[tuple[str, str, str | None]]]
 def events_stored(settings) -> int:
     from newsletter.store import events
 
-    conn = open_db(settings.database)
+    conn = open_store(settings)
     return sum(events.issue_counts(conn, ISSUE_SLUG).values())
 
 
@@ -219,7 +219,7 @@ def inbound_post(base: str, record, auth=GOOD) -> requests.Response:
 
 
 def test_an_email_to_the_unsubscribe_mailbox_unsubscribes(settings, people):
-    ann = subscribers.get(open_db(settings.database), "ann@example.com")
+    ann = subscribers.get(open_store(settings), "ann@example.com")
     subject = mailto_subject(settings, ann.id)
     assert subject.startswith("unsubscribe ")
     forwarded = inbound("ann.at.work@example.org", subject, message_id="in-1")  # forwarded: the token decides

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from conftest import write
 from newsletter.build.issue import load_issue
 from newsletter.cli import app
-from newsletter.store.db import open_db
+from newsletter.config import load_settings
+from newsletter.store.db import open_store
 
 
 def invoke(*args: str):
@@ -31,7 +32,7 @@ def one_error(result) -> tuple[str, str]:
 
 
 def subscriber_count(project: Path) -> int:
-    conn = open_db(project / "data" / "newsletter.db")
+    conn = open_store(load_settings(project / "newsletter.toml"))
     try:
         return conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
     finally:

@@ -18,10 +18,10 @@ def approve(
 ) -> None:
     """Record that REVIEWER signed off the issue as it is now; a real send requires it."""
     from ..send.approval import acceptance_name, approve_issue
-    from ..store.db import open_db
+    from ..store.db import open_store
 
     settings = run_guarded(state.settings)
-    conn = run_guarded(open_db, settings.database)
+    conn = run_guarded(open_store, settings)
     approval, run = run_guarded(approve_issue, issue, reviewer, tuple(accept), settings, conn)
     console = out_console()
     console.print(f"Approved  {issue} ({approval.issue_slug}) by {approval.reviewer} at {approval.approved_at}", markup=False)

@@ -16,11 +16,11 @@ def archive(
 ) -> None:
     """Write the public archive (web version of every sent issue, the index and an Atom feed) as
     static files for any static host; the same pages the site serves at /issues/ and /feed.xml."""
-    from ..store.db import open_db
+    from ..store.db import open_store
     from ..web.archive_pages import write_archive
 
     settings = run_guarded(state.settings)
-    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
+    conn = run_guarded(open_store, settings)
     try:
         result = run_guarded(write_archive, settings, conn, out, include_drafts=include_drafts)
     finally:

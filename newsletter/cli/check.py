@@ -52,9 +52,9 @@ def _prior_send(settings):
             return None
         from ..checks import PriorSend
         from ..store import ledger
-        from ..store.db import open_db
+        from ..store.db import open_store
 
-        conn = open_db(settings.database)
+        conn = open_store(settings)
         try:
             send = ledger.find_send(conn, slug)
         finally:

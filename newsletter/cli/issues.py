@@ -65,9 +65,9 @@ def _ledger_facts(settings, files) -> tuple[dict, dict]:
     if not settings.database.exists():
         return {}, {}
     from ..store import ledger
-    from ..store.db import open_db
+    from ..store.db import open_store
 
-    conn = run_guarded(open_db, settings.database)
+    conn = run_guarded(open_store, settings)
     try:
         sends, approved = {}, {}
         for f in files:

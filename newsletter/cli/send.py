@@ -26,10 +26,10 @@ def send(
 ) -> None:
     """Send an issue to the active subscribers (or --test addresses), exactly once each."""
     from ..send.plan import SendRequest, execute_send, plan_send, refuse_before_sync, send_test
-    from ..store.db import open_db
+    from ..store.db import open_store
 
     settings = run_guarded(state.settings)
-    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
+    conn = run_guarded(open_store, settings)
     if test:
         results = run_guarded(send_test, issue, tuple(test), settings, conn, provider=provider)
         _print_test_results(results)
@@ -71,11 +71,11 @@ def status(
 ) -> None:
     """Show how far an issue's send got: counts by state, rejected and unknown recipients."""
     from ..send.plan import send_status
-    from ..store.db import open_db
+    from ..store.db import open_store
 
     settings = run_guarded(state.settings)
     slug = _slug(issue)
-    conn = run_guarded(open_db, settings.database, busy_timeout=settings.busy_timeout)
+    conn = run_guarded(open_store, settings)
     console = out_console()
     _print_approval(console, issue, slug, settings, conn)
     report = run_guarded(send_status, conn, slug, limit=None if all_rows else 200)

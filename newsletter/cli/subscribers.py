@@ -24,9 +24,9 @@ SHOWN_REJECTS = 10
 
 
 def _db() -> sqlite3.Connection:
-    from ..store.db import open_db
+    from ..store.db import open_store
 
-    return run_guarded(lambda: open_db(state.settings().database, busy_timeout=state.settings().busy_timeout))
+    return run_guarded(lambda: open_store(state.settings()))
 
 
 @subscribers_app.command("import")

@@ -288,7 +288,9 @@ def _take_lock(conn: sqlite3.Connection, issue_slug: str) -> None:
                 hint="Wait for it to finish; run 'newsletter status ISSUE' to follow it.",
             )
         conn.execute(
-            "INSERT OR REPLACE INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (issue_slug) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
+            " acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
             (issue_slug, host, pid, stamp, stamp),
         )
 

@@ -141,6 +141,8 @@ def upgrade_database(settings) -> tuple[str | None, str]:
 
     from .db import fault_error
 
+    if getattr(settings, "database_url", None):
+        return _upgrade_postgres(settings.database_url)
     path = Path(settings.database)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,3 +151,23 @@ def upgrade_database(settings) -> tuple[str | None, str]:
         raise fault_error(err.orig, path) from err
     except OSError as err:
         raise StoreError(f"{path}: cannot open the database: {err.strerror}", hint="Check the path in [storage] database or NEWSLETTER_DATABASE.") from err
+
+
+def _upgrade_postgres(url: str) -> tuple[str | None, str]:
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from ..storage_url import without_password
+    from .postgres import connection_error, engine_for
+
+    engine = engine_for(url)
+    try:
+        return upgrade_engine(engine)
+    except psycopg.OperationalError as err:
+        raise connection_error(err, without_password(url)) from None
+    except DBAPIError as err:
+        if isinstance(err.orig, psycopg.OperationalError):
+            raise connection_error(err.orig, without_password(url)) from None
+        raise StoreError(f"{without_password(url)}: the upgrade failed and changed nothing: {' '.join(str(err.orig).split())[:300]}", hint="Check that the URL's user may create tables in this database.") from None
+    finally:
+        engine.dispose()

@@ -57,7 +57,9 @@ def request_signup(
         if sub.status == "active":
             return None
         conn.execute(
-            "INSERT OR REPLACE INTO signup_requests (subscriber_id, requested_at, first_name, topics, consent_version) VALUES (?,?,?,?,?)",
+            "INSERT INTO signup_requests (subscriber_id, requested_at, first_name, topics, consent_version) VALUES (?,?,?,?,?)"
+            " ON CONFLICT (subscriber_id) DO UPDATE SET requested_at = excluded.requested_at, first_name = excluded.first_name,"
+            " topics = excluded.topics, consent_version = excluded.consent_version",
             (sub.id, _iso(now), first_name, ",".join(clean_tags(topics)), consent_version),
         )
         detail = f"confirmation sent, wording {consent_version}" + (f", was {sub.status}" if sub.status in SUPPRESSED else "")

@@ -70,7 +70,7 @@ def counts(conn: sqlite3.Connection) -> Counts:
     by_tag = {
         row["tag"]: (row["n"], row["active"])
         for row in conn.execute(
-            "SELECT t.tag, COUNT(*) AS n, SUM(s.status = 'active') AS active FROM subscriber_tags t "
+            "SELECT t.tag, COUNT(*) AS n, SUM(CASE WHEN s.status = 'active' THEN 1 ELSE 0 END) AS active FROM subscriber_tags t "
             "JOIN subscribers s ON s.id = t.subscriber_id GROUP BY t.tag ORDER BY t.tag"
         )
     }

@@ -26,7 +26,9 @@ REPLACES = {"accepted": ("sending", "unknown"), "rejected": ("sending", "unknown
 
 
 def journal_path(conn: sqlite3.Connection) -> Path:
-    return Path(f"{getattr(conn, 'path', 'database')}.unrecorded.jsonl")
+    """Beside the SQLite file; on PostgreSQL a local file of the sending machine
+    (``PgConnection.journal``, in the folder of ``[storage] database``)."""
+    return getattr(conn, "journal", None) or Path(f"{getattr(conn, 'path', 'database')}.unrecorded.jsonl")
 
 
 def keep(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, str, SendResult | None, str | None]]) -> Path:

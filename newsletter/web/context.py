@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Settings
-from ..store.db import open_db
+from ..store.db import open_store
 from .pages import render
 from .writer import Writer
 
@@ -35,14 +35,14 @@ class Site:
         mid-transaction); each waits for SQLite's writer lock rather than failing."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = open_db(self.settings.database, busy_timeout=self.settings.busy_timeout)
+            conn = self._local.conn = open_store(self.settings)
         return conn
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` applied and committed by this process's writer thread (web/writer.py)."""
         with self._writer_made:  # made on first use, so each forked worker has its own thread
             if self._writer is None:
-                self._writer = Writer(self.settings.database, self.settings.busy_timeout)
+                self._writer = Writer(self.settings)
         return await self._writer.write(work)
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -11,7 +11,7 @@ import uvicorn
 
 from ..config import Settings
 from ..errors import NewsletterError
-from ..store.db import open_db, quick_check
+from ..store.db import open_store, quick_check
 from .app import create_app
 from .security import install_log_redaction
 
@@ -35,7 +35,7 @@ class Listening:
 
 
 def _check_database(settings: Settings) -> None:
-    conn = open_db(settings.database, busy_timeout=settings.busy_timeout)
+    conn = open_store(settings)
     try:
         quick_check(conn)
     finally:

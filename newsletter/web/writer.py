@@ -15,10 +15,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from ..store.db import DEFAULT_BUSY_TIMEOUT, apply_each, make_durable, open_db, retry_locked
+from ..store.db import apply_each, make_durable, open_store, retry_locked
 
 T = TypeVar("T")
 MAX_BATCH = 256  # requests per transaction: enough to absorb a burst, small enough to stay short
@@ -28,8 +27,8 @@ Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future, asyncio.Abstrac
 
 
 class Writer:
-    def __init__(self, database: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self._database, self._busy_timeout = database, busy_timeout
+    def __init__(self, settings) -> None:
+        self._settings = settings  # the store it writes to: the SQLite file or the PostgreSQL URL
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="newsletter-writer", daemon=True)
         self._thread.start()
@@ -43,7 +42,7 @@ class Writer:
         return await asyncio.shield(future)
 
     def _run(self) -> None:
-        conn = open_db(self._database, busy_timeout=self._busy_timeout)
+        conn = open_store(self._settings)
         make_durable(conn)  # one fsync per batch, not per request
         while True:
             batch = [self._jobs.get()]
