@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import os
 import re
 import subprocess
 import sys
@@ -179,6 +180,45 @@ def test_a_concurrent_send_of_the_same_issue_is_refused(settings, conn):
         other.wait()
     report = run(settings, conn, env={})  # the holder is gone: its lock is stale
     assert report.ok and report.counts["accepted"] == 2
+
+
+def _other_sender(conn, pid: int, *, holds_lock: bool, rows: list[int] = (), state: str = "sending") -> None:
+    """Another live process registered on this send, holding ``rows`` in ``state``."""
+    import socket
+
+    host, stamp, slug = socket.gethostname(), clock.timestamp(), "2026-11-mdma-assisted-therapy"
+    if holds_lock:
+        conn.execute("INSERT INTO send_locks (issue_slug, host, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)", (slug, host, pid, stamp, stamp))
+    conn.execute("INSERT INTO send_senders (issue_slug, sender, host, pid, joined_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)", (slug, f"{host}:{pid}", host, pid, stamp, stamp))
+    for row_id in rows:
+        conn.execute("UPDATE deliveries SET state = ?, sender = ?, sending_at = ? WHERE id = ?", (state, f"{host}:{pid}", stamp, row_id))
+
+
+def test_a_joined_sender_leaves_the_rows_a_live_sender_holds_and_status_names_each_sender(settings, conn):
+    add_people(conn, 6)
+    execute_send(plan_send(SendRequest(ISSUE, limit=1), settings, conn, env={}), conn, env={})  # the snapshot, one sent
+    send = ledger.find_send(conn, "2026-11-mdma-assisted-therapy")
+    pending = [d.id for d in ledger.rows_in_state(conn, send, "pending")]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _other_sender(conn, other.pid, holds_lock=True, rows=pending[:2])  # two rows in flight there
+        _other_sender(conn, other.pid + 100000, holds_lock=False, rows=pending[2:3], state="pending")  # a dead one's reservation
+        with pytest.raises(SendError, match="another send of this issue is running"):
+            run(settings, conn, env={})  # without --join: refused
+        report = run(settings, conn, SendRequest(ISSUE, join=True), env={})
+        assert report.run.accepted == 3 and report.counts["sending"] == 2  # the live sender's rows untouched
+        assert report.ok and report.with_others == 2
+        status = send_status(conn, "2026-11-mdma-assisted-therapy")
+        me = f"{__import__('socket').gethostname()}:{os.getpid()}"
+        assert (me, 4, 0, False) in status.senders  # this process: 1 + 3 accepted, no longer sending
+        assert any(sender.endswith(f":{other.pid}") and alive for sender, _, _, alive in status.senders)
+    finally:
+        other.kill()
+        other.wait()
+    # The other sender is gone: its in-flight rows are in doubt, then settled by the outbox's search.
+    report = run(settings, conn, SendRequest(ISSUE, join=True), env={})  # nobody to join: carries on alone
+    assert report.ok and report.counts["accepted"] == 6
+    assert report.reconciled[0].absent == 2  # never sent there: the search says so, and they went out once
 
 
 # --- postmark fake ---------------------------------------------------------------------------
@@ -395,16 +435,14 @@ class LedgerWatchingPostmark(FakePostmark):
     """The Postmark fake, reading the ledger from a connection of its own as each batch arrives:
     what it sees there was committed before the request left."""
 
-    def __init__(self, database: Path, **kw) -> None:
+    def __init__(self, settings, **kw) -> None:
         super().__init__(**kw)
-        self.database = database
+        self.settings = settings
         self.seen: list[list[tuple[str, str | None, str]]] = []  # per batch: (state, stored Message-ID, sent Message-ID)
 
     def _send_batch(self, request):
-        import sqlite3
-
         sent = {int(m["Metadata"]["subscriber_id"]): {h["Name"]: h["Value"] for h in m["Headers"]}["Message-ID"] for m in request.json}
-        reader = sqlite3.connect(self.database)
+        reader = open_store(self.settings)
         try:
             marks = f"({','.join('?' * len(sent))})"
             rows = reader.execute(f"SELECT subscriber_id, state, message_id FROM deliveries WHERE subscriber_id IN {marks}", list(sent)).fetchall()
@@ -424,7 +462,7 @@ def test_each_batch_is_committed_as_sending_before_its_request_in_one_commit_wit
         elif transactions:
             transactions[-1].append(statement)
 
-    with LedgerWatchingPostmark(settings.database, token=TOKEN) as fake:
+    with LedgerWatchingPostmark(settings, token=TOKEN) as fake:
         plan = plan_send(SendRequest(ISSUE), postmark_settings(settings, fake, workers=1), conn, env=ENV)
         conn.set_trace_callback(trace)
         report = execute_send(plan, conn, env=ENV, clock=FakeSleep().clock())

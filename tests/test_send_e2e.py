@@ -66,10 +66,11 @@ def _configure(project: Path, provider: str, table: str, *, rate_limit: float = 
     config.write_text(text + "\n" + table)
 
 
-def _send(project: Path, env: dict, *, confirm: bool = False) -> subprocess.Popen:
-    """`newsletter send` in its own process; with ``confirm`` it asks (stdin is a pipe), else --yes."""
+def _send(project: Path, env: dict, *, confirm: bool = False, join: bool = False) -> subprocess.Popen:
+    """`newsletter send` in its own process; with ``confirm`` it asks (stdin is a pipe), else --yes;
+    ``join``: `send --join`, sharing the send another process runs."""
     return subprocess.Popen(
-        [sys.executable, "-m", "newsletter.cli", "send", ISSUE, *([] if confirm else ["--yes"])],
+        [sys.executable, "-m", "newsletter.cli", "send", ISSUE, *([] if confirm else ["--yes"]), *(["--join"] if join else [])],
         cwd=project, env=env, stdin=subprocess.PIPE if confirm else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -266,6 +267,62 @@ def test_ses_with_faults_survives_sigkill(e2e_project: Path) -> None:
     # unknown, and each slow or dropped reply its one message (1.5% of 1,000, a few times that
     # allowed for the seed); all listed, none resent.
     _assert_exactly_once(e2e_project, received, max_unknown=3 * 2 * 5 + 60)
+
+
+def _output(proc: subprocess.Popen) -> str:
+    """The last lines a send that ended printed (its table rows left out)."""
+    lines = proc.communicate(timeout=60)[0].decode(errors="replace").splitlines()
+    return "\n".join(line for line in lines if not line.startswith(("│", "┏", "┃", "┡", "└", "├")))[-2000:]
+
+
+def _accepted_by(conn, proc: subprocess.Popen) -> int:
+    send = ledger.find_send(conn, SLUG)
+    mine = [accepted for sender, accepted, _ in (ledger.sent_by(conn, send) if send else []) if sender.endswith(f":{proc.pid}")]
+    return mine[0] if mine else 0
+
+
+def test_joined_senders_killed_in_turn_share_the_send_and_send_each_message_once(e2e_project: Path, engine: str) -> None:
+    """Two processes share one send (`send --join`); each is SIGKILLed in its turn while the
+    other carries on, and a new joined process replaces it. The last two both run to the end
+    and exit 0; nobody gets two copies and nobody is lost."""
+    with FakePostmark(token=TOKEN, latency=0.05) as fake:
+        _configure(
+            e2e_project, "postmark",
+            f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 10\nworkers = 2\nreconcile_grace_seconds = 0\n',
+            rate_limit=100,  # per sender: the send lasts long enough for every step below
+        )
+        env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
+        conn = _ledger(e2e_project)
+        try:
+            first = _send(e2e_project, env)
+            assert _wait_for(first, "the first sender's batches accepted", lambda: _accepted(conn) >= 30), _output(first)
+            second = _send(e2e_project, env, join=True)
+            assert _wait_for(second, "the joined sender's batches accepted", lambda: _accepted_by(conn, second) >= 20), _output(second)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            third = _send(e2e_project, env, join=True)  # joins the survivor
+            assert _wait_for(third, "the replacement's batches accepted", lambda: _accepted_by(conn, third) >= 20), _output(third)
+            second.send_signal(signal.SIGKILL)
+            second.wait()
+            fourth = _send(e2e_project, env, join=True)
+            outputs = [proc.communicate(timeout=240)[0].decode(errors="replace") for proc in (third, fourth)]
+            assert [third.returncode, fourth.returncode] == [0, 0], outputs
+        finally:
+            conn.close()
+        received = Counter(fake.per_recipient)
+        assert TOKEN not in "".join(outputs)
+    _assert_exactly_once(e2e_project, received, max_unknown=0)
+    settings = load_settings(e2e_project / "newsletter.toml")
+    status = open_store(settings)
+    try:
+        by_sender = {sender: accepted for sender, accepted, _ in ledger.sent_by(status, ledger.find_send(status, SLUG))}
+    finally:
+        status.close()
+    assert sum(by_sender.values()) == ACTIVE, by_sender
+    for proc in (first, second, third):  # each had its share (the last may find nothing left)
+        assert any(sender.endswith(f":{proc.pid}") and n > 0 for sender, n in by_sender.items()), (proc.pid, by_sender)
+    if engine == "postgresql":
+        assert no_sqlite_file(e2e_project)
 
 
 def _postmark_project(project: Path, fake: FakePostmark) -> dict:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from . import app, err_console, issue_argument, out_console, run_guarded, state
+from . import app, err_console, issue_argument, out_console, report_error, run_guarded, state
 
 
 @app.command()
@@ -23,6 +23,7 @@ def send(
     retry_unknown: bool = typer.Option(False, "--retry-unknown", help="Resend recipients whose delivery is unknown (may duplicate)."),
     resend_to_new: bool = typer.Option(False, "--resend-to-new", help="After a completed send: send to subscribers who joined since."),
     skip_sync: bool = typer.Option(False, "--skip-sync", help="Do not pull the provider's suppressions first (send to the list as it is)."),
+    join: bool = typer.Option(False, "--join", help="Share the send another process or machine is running: take pending batches alongside it."),
 ) -> None:
     """Send an issue to the active subscribers (or --test addresses), exactly once each."""
     from ..send.plan import SendRequest, execute_send, plan_send, refuse_before_sync, send_test
@@ -35,7 +36,12 @@ def send(
         _print_test_results(results)
         raise typer.Exit(0 if all(r.status == "accepted" for _, r in results) else 1)
 
-    request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new)
+    if join and (retry_unknown or resend_to_new or test):
+        from ..errors import SendError
+
+        report_error(SendError("--join: joins the running send as it is", hint="Run --retry-unknown, --resend-to-new or --test on their own, once the send has finished."))
+        raise typer.Exit(1)
+    request = SendRequest(issue, tuple(tag), tuple(exclude_tag), provider, limit, retry_unknown, resend_to_new, join)
     run_guarded(refuse_before_sync, request, settings, conn)  # before the provider hears of it
     if not skip_sync and not dry_run:
         _sync_first(settings, conn, provider or settings.provider)
@@ -89,6 +95,10 @@ def status(
         console.print(_events_line(report.events), markup=False)
     elif report.send.provider == "postmark":
         console.print("Reported by the provider: nothing yet (are Postmark's webhooks pointed at the site? README, Postmark events)", markup=False)
+    for sender, accepted, other, alive in report.senders:
+        host, _, pid = sender.rpartition(":")
+        running = "  (sending now)" if alive else ""
+        console.print(f"  sent by process {pid} on {host}: {accepted:,} accepted, {other:,} rejected or in doubt{running}", markup=False)
     _list_rows(console, "Rejected", report.rejected, report.counts.get("rejected", 0), slug)
     _list_rows(console, "Unknown (the provider may or may not have them)", report.unknown, report.counts.get("unknown", 0), slug)
     if report.unknown:
@@ -250,6 +260,8 @@ def _print_report(report) -> None:
             err_console().print(f"Hint: {run.stopped_by.hint}", markup=False)
         else:
             err_console().print("Hint: nothing that may have reached the provider will be sent twice; fix the cause and run the same send command again to continue.", markup=False)
+    elif report.with_others:
+        console.print(f"{report.with_others:,} recipient(s) are with the other sender(s) of this issue, still at work ('newsletter status ISSUE' follows them).")
     elif report.counts.get("pending"):
         console.print("Some recipients are still pending: run the same send command again to continue.")
     if report.counts.get("unknown"):

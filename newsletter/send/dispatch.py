@@ -266,38 +266,45 @@ class Dispatcher:
                 refused.append((r.id, "rejected", SendResult("rejected", code="invalid-recipient", detail=err.message), None))
         batch = Batch(self.personalizer.campaign, tuple(recipients), batch_key(self.send)) if sendable else None
         claim = [(r.id, v.message_id) for r, v in zip(sendable, recipients, strict=True)]
-        if not self._commit(refused=refused, skipped=by_status, claim=claim, key=batch.key if batch else None):
+        mine = self._commit(refused=refused, skipped=by_status, claim=claim, key=batch.key if batch else None)
+        if mine is None:
             return None  # nothing of this chunk was claimed: the run stops
         self.stats.skipped += len(skipped)
         self.stats.rejected += len(refused)
         self.on_progress(len(skipped) + len(refused))
-        return _Job(sendable, batch) if batch is not None else None
+        if batch is None:
+            return None
+        if len(mine) < len(sendable):  # a joined sender took some over (this one looked dead): not ours to send
+            kept = [(r, v) for r, v in zip(sendable, recipients, strict=True) if r.id in mine]
+            if not kept:
+                return None
+            sendable, batch = [r for r, _ in kept], Batch(batch.campaign, tuple(v for _, v in kept), batch.key)
+        return _Job(sendable, batch)
 
     def _commit(
         self, *, refused: Sequence[ledger.Outcome] = (), skipped: dict[str, list[int]] | None = None,
         claim: Sequence[tuple[int, str]] = (), key: str | None = None,
-    ) -> bool:
+    ) -> set[int] | None:
         """One ledger transaction: the outcomes settled since the last one, and the next chunk's
         refused and skipped rows and its claim with the lock's heartbeat. Waited for and retried
         while the database is locked or full; once that has failed past the busy timeout, the
         settled outcomes (facts the provider already has) go to the side journal the next send or
-        status replays, and nothing is claimed. False when the write failed."""
+        status replays, and nothing is claimed. Returns the ids claimed, None when the write failed."""
         settled, self._unwritten = self._unwritten, []
         if not (settled or refused or skipped or claim):
-            return True
+            return set()
         if self.stats.store_fault is None:
             try:
-                ledger.commit_batch(
+                return ledger.commit_batch(
                     self.conn, outcomes=settled + list(refused), skipped=skipped, claim=claim, batch_key=key,
                     heartbeat_of=self.send.issue_slug if claim else None,
                 )
-                return True
             except StoreError as err:
                 self._store_failed(err)
         if settled:
             unrecorded.keep(self.conn, settled)
             self.stats.unrecorded += len(settled)
-        return False
+        return None
 
     def _pace(self, n: int) -> None:
         """Messages-per-second cap: each batch takes n/rate seconds of the schedule."""

@@ -42,6 +42,7 @@ class SendRequest:
     limit: int | None = None
     retry_unknown: bool = False
     resend_to_new: bool = False
+    join: bool = False  # share the send another process is running (ledger.join_send)
 
     @property
     def segment(self) -> dict:
@@ -83,10 +84,20 @@ class SendReport:
     rejected: list[ledger.Delivery] = field(default_factory=list)
     unknown: list[ledger.Delivery] = field(default_factory=list)
     destination: str | None = None  # the outbox's folder of this issue: where to open the messages
+    open_rows: tuple[int, int] | None = None  # (pending or sending, of which other live senders hold), one moment
+
+    @property
+    def with_others(self) -> int:
+        return self.open_rows[1] if self.open_rows else 0
 
     @property
     def ok(self) -> bool:
-        return self.counts.get("pending", 0) == 0 and self.counts.get("unknown", 0) == 0 and self.counts.get("sending", 0) == 0
+        """Nothing left to do: every row settled, but those that other live senders are sending."""
+        if self.open_rows is None:
+            unsettled = self.counts.get("pending", 0) + self.counts.get("sending", 0)
+        else:
+            unsettled = self.open_rows[0] - self.open_rows[1]
+        return unsettled == 0 and self.counts.get("unknown", 0) == 0
 
 
 def plan_send(request: SendRequest, settings: Settings, conn, *, env: Mapping[str, str] | None = None) -> SendPlan:
@@ -145,6 +156,10 @@ def _accepted(f: Finding, approval: ApprovalState) -> Finding:
 
 
 def _recipients_this_run(request: SendRequest, conn, existing: SendRecord | None) -> int:
+    if request.join:
+        if existing is None:
+            raise SendError(f"{request.issue_path}: this issue's send has not started: there is nothing to join", hint="Start it without --join; other processes join it with --join.")
+        return ledger.counts(conn, existing)["pending"]  # shared with the other senders
     if existing is None:
         return subscribers.count_active(conn, request.include_tags, request.exclude_tags)
     if existing.segment != request.segment:
@@ -194,7 +209,11 @@ def execute_send(
     providers = plan.providers
     started = time.monotonic()
     try:
-        ledger.acquire_lock(conn, issue.slug)
+        if request.join:
+            if not ledger.join_send(conn, issue.slug):
+                on_note("no other sender of this issue is running: this one carries on alone")
+        else:
+            ledger.acquire_lock(conn, issue.slug)
     except BaseException:
         providers.close()
         raise
@@ -228,13 +247,16 @@ def execute_send(
             store_failed = True
             raise _stopped_by_store(conn, stats)
         if not stats.interrupted and stats.stopped_by is None:
+            # A sender that joined this send and died meanwhile left its batch 'sending': in doubt now.
+            if ledger.interrupted_to_unknown(conn, send):
+                on_note("a sender of this issue stopped mid-batch: checking its in-flight recipients with the provider")
             reports += _settle_in_doubt(conn, send, providers, dispatcher, (grace, margin), clock, request.limit, on_note)
         ledger.mark_completed_if_done(conn, send)
         counts = ledger.counts(conn, send)
         return SendReport(
             issue.slug, plan.provider, counts, dispatcher.stats, reports, time.monotonic() - started,
             ledger.rows_in_state(conn, send, "rejected", limit=50), ledger.rows_in_state(conn, send, "unknown", limit=50),
-            destination,
+            destination, ledger.open_rows(conn, send),
         )
     except StoreError:
         store_failed = True
@@ -284,6 +306,8 @@ def _setting(options, key: str, default: float) -> float:
 def _snapshot(conn, plan: SendPlan) -> SendRecord:
     request, issue = plan.request, plan.compiled.issue
     existing = ledger.find_send(conn, issue.slug)
+    if request.join and existing is not None:
+        return existing  # the first sender took the snapshot
     if existing is None:
         recipients = subscribers.iter_active(conn, request.include_tags, request.exclude_tags)
         send, _ = ledger.create_send(conn, issue.slug, issue.subject, plan.provider, request.segment, recipients)
@@ -353,6 +377,7 @@ class StatusReport:
     rejected: list[ledger.Delivery]
     unknown: list[ledger.Delivery]
     events: dict[str, int] = field(default_factory=dict)  # recipients per provider event kind (webhooks)
+    senders: list[tuple[str, int, int, bool]] = field(default_factory=list)  # (host:pid, accepted, other settled, sending now)
 
 
 def send_status(conn, issue_slug: str, *, limit: int | None = 200) -> StatusReport:
@@ -364,7 +389,17 @@ def send_status(conn, issue_slug: str, *, limit: int | None = 200) -> StatusRepo
     return StatusReport(
         send, ledger.counts(conn, send), ledger.rows_in_state(conn, send, "rejected", limit=limit),
         ledger.rows_in_state(conn, send, "unknown", limit=limit), events.issue_counts(conn, issue_slug),
+        _senders(conn, send),
     )
+
+
+def _senders(conn, send: SendRecord) -> list[tuple[str, int, int, bool]]:
+    """Which process on which host sent how many, and which are sending now."""
+    alive = {sender for sender, _, live in ledger.senders(conn, send.issue_slug) if live}
+    done = {sender: (accepted, other) for sender, accepted, other in ledger.sent_by(conn, send)}
+    for sender in alive - done.keys():
+        done[sender] = (0, 0)
+    return [(sender, accepted, other, sender in alive) for sender, (accepted, other) in sorted(done.items(), key=lambda kv: (-kv[1][0], kv[0]))]
 
 
 __all__ = ["SendRequest", "SendPlan", "SendReport", "refuse_before_sync", "plan_send", "execute_send", "send_test", "send_status"]

@@ -124,11 +124,18 @@ class PgConnection:
         self.busy_timeout = busy_timeout
         self.total_changes = 0
         self.journal = None  # where a send keeps answers the ledger could not take (store/unrecorded.py)
+        self._trace = None
+
+    def set_trace_callback(self, callback) -> None:
+        """As sqlite3's: ``callback(sql)`` for every statement run, in our SQL's words."""
+        self._trace = callback
         self.row_factory = None  # accepted for compatibility; rows always read by name and position
 
     # -- statements --------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        if self._trace is not None:
+            self._trace(sql)
         special = self._special(sql)
         if special is not None:
             return special
@@ -146,6 +153,8 @@ class PgConnection:
         return PgCursor(cursor, lastrowid)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any]]) -> PgCursor:
+        if self._trace is not None:
+            self._trace(sql)
         values = [tuple(p) for p in seq_of_params]
         if not values:
             return _Empty()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEAD = "0007"
+HEAD = "0008"
 FOLDER = Path(__file__).resolve().parent
 
 
