@@ -33,10 +33,15 @@ ENGINES = ("sqlite", "postgresql")
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "both_engines: run on SQLite and on PostgreSQL (tests/pg_server.py)")
+    config.addinivalue_line("markers", "postgresql_only: a test of PostgreSQL's own faults (the project's store on the test server)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+    if "engine" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        metafunc.parametrize("engine", ("postgresql",), indirect=True)
+    elif metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 

@@ -71,7 +71,9 @@ class Server:
         self.run("pg_ctl", "-D", str(self.folder / "data"), "-m", mode, "-w", "stop", check=False)
 
     def restart(self) -> None:
-        self.run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "-t", "60", "restart")
+        """Stop (every connection cut) and start again with the same options and log file."""
+        self.run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "-t", "60", "stop")
+        self.start()
 
     def sql(self, statement: str, database: str = "postgres") -> None:
         import psycopg

@@ -281,6 +281,7 @@ def _accepted_by(conn, proc: subprocess.Popen) -> int:
     return mine[0] if mine else 0
 
 
+@pytest.mark.postgresql_only  # the shared store's case (on SQLite the same code runs: test_send.py's join tests)
 def test_joined_senders_killed_in_turn_share_the_send_and_send_each_message_once(e2e_project: Path, engine: str) -> None:
     """Two processes share one send (`send --join`); each is SIGKILLed in its turn while the
     other carries on, and a new joined process replaces it. The last two both run to the end
@@ -289,7 +290,7 @@ def test_joined_senders_killed_in_turn_share_the_send_and_send_each_message_once
         _configure(
             e2e_project, "postmark",
             f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 10\nworkers = 2\nreconcile_grace_seconds = 0\n',
-            rate_limit=100,  # per sender: the send lasts long enough for every step below
+            rate_limit=40,  # per sender: the send outlasts every start-up below, even on a busy machine
         )
         env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
         conn = _ledger(e2e_project)
@@ -323,6 +324,39 @@ def test_joined_senders_killed_in_turn_share_the_send_and_send_each_message_once
         assert any(sender.endswith(f":{proc.pid}") and n > 0 for sender, n in by_sender.items()), (proc.pid, by_sender)
     if engine == "postgresql":
         assert no_sqlite_file(e2e_project)
+
+
+@pytest.mark.postgresql_only
+def test_the_database_server_restarted_mid_send_stops_it_cleanly_and_a_rerun_loses_nothing(e2e_project: Path, pg_server) -> None:
+    """The server goes down under a running send (pg_ctl restart: every connection cut): the
+    send stops with one Error line naming the database (no password), keeps the provider's
+    answers it could not record in the side journal, and the next run completes with no copy
+    sent twice and nobody lost."""
+    with FakePostmark(token=TOKEN, latency=0.05) as fake:
+        _configure(
+            e2e_project, "postmark",
+            f'[providers.postmark]\nbase_url = "{fake.url}"\nbatch_size = 20\nworkers = 2\nreconcile_grace_seconds = 0\n',
+            rate_limit=PACE,
+        )
+        env = _env(POSTMARK_SERVER_TOKEN=TOKEN)
+        conn = _ledger(e2e_project)
+        try:
+            proc = _send(e2e_project, env)
+            assert _wait_for(proc, "the first batches accepted", lambda: _accepted(conn) >= 100), _output(proc)
+        finally:
+            conn.close()
+        pg_server.restart()
+        out = _output(proc)
+        assert proc.returncode == 1, out
+        errors = [line for line in out.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "the database server closed the connection" in errors[0], out
+        assert pg_server.password not in out and "Traceback" not in out
+        rerun = _send(e2e_project, env)
+        final = _output(rerun)
+        assert rerun.returncode == 0, final
+        received = Counter(fake.per_recipient)
+    _assert_exactly_once(e2e_project, received, max_unknown=0)
+    assert no_sqlite_file(e2e_project)
 
 
 def _postmark_project(project: Path, fake: FakePostmark) -> dict:

@@ -113,8 +113,11 @@ class PgConnection:
     dialect = "postgresql"
 
     def __init__(self, raw, url: str, engine, *, busy_timeout: float) -> None:
-        self._raw = raw  # SQLAlchemy's pooled handle: closing it closes the connection (NullPool)
+        # The engine made the connection; detached from its pool, so no pool logic (a reset on a
+        # connection the server dropped, logged with a traceback) runs when it is closed or collected.
         self._pg = raw.driver_connection
+        raw.detach()
+        self._raw = raw
         self._pg.autocommit = True
         self._pg.row_factory = _row_factory
         self._engine = engine
@@ -208,7 +211,7 @@ class PgConnection:
 
     def close(self) -> None:
         try:
-            self._raw.close()
+            self._pg.close()
         except Exception:  # closing a connection the server already dropped
             pass
 
