@@ -69,7 +69,21 @@ def translate(sql: str) -> str:
     if re.match(r"\s*INSERT\s+OR\s+IGNORE\s+INTO", text, re.I):
         text = re.sub(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", "INSERT INTO", text, count=1, flags=re.I).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     text = re.sub(r"\bLIKE\b", "ILIKE", text)
+    text = re.sub(r"\btemp\.(\w+)", r"pg_temp.\1", text)
+    create = re.match(r"\s*CREATE TEMP TABLE (\w+) \((.*)\)\s*$", text, re.S)
+    if create:
+        text = f"CREATE TEMP TABLE {create.group(1)} ({_typed_columns(create.group(2))})"
     return text
+
+
+def _typed_columns(columns: str) -> str:
+    """SQLite's untyped temporary columns, typed for PostgreSQL (``line``: a number, the rest
+    text), after a ``rowid`` SQLite gives every table and the staging reads its order by."""
+    typed = ["rowid BIGSERIAL"]
+    for column in (c.strip() for c in columns.split(",")):
+        name, _, rest = column.partition(" ")
+        typed.append(column if rest else f"{name} {'BIGINT' if name == 'line' else 'TEXT'}")
+    return ", ".join(typed)
 
 
 def _returns_id(sql: str) -> bool:
@@ -233,10 +247,10 @@ class _PlainCursor:
         self._conn = conn
         self.row_factory = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         cursor = self._conn._pg.cursor(row_factory=_plain_rows)
         self._conn._run(lambda: cursor.execute(translate(sql), tuple(params)))
-        return cursor.fetchall() if cursor.description else []
+        return PgCursor(cursor)
 
 
 # --- connecting -------------------------------------------------------------------------------
