@@ -4,7 +4,7 @@ SendGrid (their fakes, answering every request after 50 ms), and the per-recipie
 Each server runs in its own process, so its CPU is visible and not ours. Prints figures; asserts
 nothing.
 
-    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,postmark-bulk,sendgrid,ses,steps] [--recipients 100000] [--ses-recipients 3000]
+    .venv/bin/python bench/send.py [--only outbox,smtp,postmark,postmark-bulk,sendgrid,ses,mailgun,steps] [--recipients 100000] [--ses-recipients 3000]
         [--local-recipients 20000] [--latency-ms 50] [--workers 4] [--bulk-size 5000]
 
 "steps" pairs, in one run, what a message costs with the email package (before: the recipient's
@@ -12,8 +12,8 @@ whole message, then ``mime.to_bytes``) and with the campaign template (after: th
 values, then ``MimeTemplate.render``), and the personalization step alone.
 
 Targets (issue 14): the outbox >= 3,000 messages/s, SMTP to a local aiosmtpd >= 1,000 messages/s, personalization >= 150,000 recipients/s; (issue 4) 100,000 recipients through
-Postmark in under 30 s wall on 2 cores, peak memory under 300 MB; (issue 11) through Postmark bulk and
-SendGrid each in under 10 s wall, under 1 KB uploaded and under 2 s of our CPU per 100,000 recipients;
+Postmark in under 30 s wall on 2 cores, peak memory under 300 MB; (issue 11) through Postmark bulk,
+SendGrid and Mailgun each in under 10 s wall, under 1 KB uploaded and under 2 s of our CPU per 100,000 recipients;
 SES figures against its documented account send rates (14/s for a new production account).
 """
 
@@ -303,6 +303,19 @@ def bench_ses(tmp: Path, recipients: int, latency_ms: float, workers: int) -> No
         table = {"base_url": f"http://127.0.0.1:{port}", "workers": workers, "rate_limit": 0}
         env = {"AWS_ACCESS_KEY_ID": "AKIABENCH0000000000", "AWS_SECRET_ACCESS_KEY": SECRET, "NEWSLETTER_SECRET": SECRET}
         _, plan, report, wall, cpu, fake_cpu = run_send(config, "ses", table, env, recipients, fake)
+
+
+def bench_mailgun(tmp: Path, recipients: int, latency_ms: float, workers: int) -> None:
+    import json
+    import urllib.request
+
+    config = make_project(tmp / "mailgun")
+    domain = "news.kairoswellness.org"
+    fake, port = start_server(["-m", "fakes.mailgun", "--port", "0", "--latency-ms", str(latency_ms), "--light", "--key", TOKEN, "--domain", domain], REPO / "tests")
+    try:
+        table = {"base_url": f"http://127.0.0.1:{port}", "domain": domain, "workers": workers}
+        env = {"MAILGUN_API_KEY": TOKEN, "NEWSLETTER_SECRET": SECRET}
+        _, plan, report, wall, cpu, fake_cpu = run_send(config, "mailgun", table, env, recipients, fake)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/messages") as answer:
             uploaded = json.load(answer)["uploaded"]
     finally:
@@ -319,6 +332,11 @@ def bench_ses(tmp: Path, recipients: int, latency_ms: float, workers: int) -> No
             f"ses: at an account rate of {limit:>5,}/s: 100,000 recipients take {100_000 / limit / 60:,.1f} min"
             f" (rate_limit = {limit}; {needed} worker(s) at {latency_ms:.0f} ms/call reach it; upload {uploaded / recipients * limit / 1e6:,.1f} MB/s)"
         )
+
+
+    print(f"mailgun: {accepted:,} accepted of {recipients:,} (fake, {latency_ms:.0f} ms/request, {workers} workers, batches of 1,000)")
+    print(f"mailgun: wall {wall:.1f} s -> {accepted / wall:,.0f} recipients/s; our CPU {cpu:.1f} s ({cpu / recipients * 100_000:.1f} s per 100,000); fake's CPU {fake_cpu:.1f} s")
+    print(f"mailgun: uploaded {uploaded / 1e6:,.1f} MB in all, {uploaded / recipients:,.0f} bytes per recipient (the parts once per 1,000)")
 
 
 # -- the SMTP sink (its own process) -----------------------------------------------------------
@@ -348,8 +366,8 @@ def smtp_sink() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="postmark,postmark-bulk,sendgrid,ses,outbox,smtp,steps", help="comma-separated: postmark, postmark-bulk, sendgrid, ses, outbox, smtp, steps")
-    parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark and SendGrid")
+    parser.add_argument("--only", default="postmark,postmark-bulk,sendgrid,mailgun,ses,outbox,smtp,steps", help="comma-separated: postmark, postmark-bulk, sendgrid, mailgun, ses, outbox, smtp, steps")
+    parser.add_argument("--recipients", type=int, default=100_000, help="through Postmark, SendGrid and Mailgun")
     parser.add_argument("--local-recipients", type=int, default=20_000, help="through the outbox and SMTP")
     parser.add_argument("--ses-recipients", type=int, default=3_000, help="through SES (moto keeps every message: a few thousand show the rate)")
     parser.add_argument("--latency-ms", type=float, default=50)
@@ -368,6 +386,8 @@ def main() -> None:
             bench_postmark_bulk(Path(tmp), args.recipients, args.latency_ms, args.workers, args.bulk_size)
         if "sendgrid" in only:
             bench_sendgrid(Path(tmp), args.recipients, args.latency_ms, args.workers)
+        if "mailgun" in only:
+            bench_mailgun(Path(tmp), args.recipients, args.latency_ms, args.workers)
         if "ses" in only:
             bench_ses(Path(tmp), args.ses_recipients, args.latency_ms, args.workers)
         if "outbox" in only:

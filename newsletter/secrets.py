@@ -25,6 +25,8 @@ SECRET_VARS: tuple[str, ...] = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "PGPASSWORD",  # the shared PostgreSQL store's password (libpq reads it)
+    "MAILGUN_API_KEY",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
 )
 # Variables holding a URL whose password part is a secret (the URL itself may be printed without it).
 SECRET_URL_VARS: tuple[str, ...] = ("NEWSLETTER_DATABASE_URL",)

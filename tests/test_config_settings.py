@@ -82,7 +82,7 @@ def test_all_problems_at_once_through_the_real_command(project: Path) -> None:
     lines = result.stderr.splitlines()
     assert lines[0] == "Error: newsletter.toml: 5 problems:"
     assert [re.sub(r"^  newsletter\.toml:\d+: ", "", line) for line in lines[1:6]] == [
-        "[provider] name = \"postmak\": must be one of outbox, smtp, postmark, sendgrid, ses (did you mean 'postmark'?)",
+        "[provider] name = \"postmak\": must be one of outbox, smtp, postmark, sendgrid, ses, mailgun (did you mean 'postmark'?)",
         '[provider] workers = "many": must be a whole number from 1 to 32',
         "[provider] rate_limit = -3: must be a number of 0 or more",
         "[providers.postmark] unknown key 'bacth_size' (did you mean 'batch_size'?)",

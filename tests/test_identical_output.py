@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.mailgun import FakeMailgun
 from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
 from fakes.ses import FakeSes
@@ -83,7 +84,14 @@ def through_ses(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
         return {m["To"][0]: parts_of_eml(m["Raw"]) for m in fake.messages}
 
 
-ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "postmark-bulk": through_postmark_bulk, "sendgrid": through_sendgrid, "ses": through_ses}
+def through_mailgun(batch: Batch, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    with FakeMailgun(key="k", domain="news.example") as fake:
+        with closing(create_provider("mailgun", {"base_url": fake.url, "domain": "news.example"}, {"MAILGUN_API_KEY": "k"})) as p:
+            p.send(batch)
+        return {m["to"]: (m["html"], m["text"]) for m in fake.messages}
+
+
+ADAPTERS = {"outbox": through_outbox, "smtp": through_smtp, "postmark": through_postmark, "postmark-bulk": through_postmark_bulk, "sendgrid": through_sendgrid, "ses": through_ses, "mailgun": through_mailgun}
 MIME_ADAPTERS = {"outbox", "smtp", "ses"}  # we write the MIME; the others hand the parts to the provider
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from fakes.mailgun import FakeMailgun
 from fakes.messages import LIST_UNSUBSCRIBE_POST, batch_of, make_batch, make_message
 from fakes.postmark import FakePostmark
 from fakes.sendgrid import FakeSendGrid
@@ -27,10 +28,11 @@ from newsletter.errors import (
 )
 from newsletter.providers.base import create_provider
 
-ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk", "sendgrid", "ses")
+ADAPTERS = ("outbox", "smtp", "postmark", "postmark-bulk", "sendgrid", "ses", "mailgun")
 TOKEN = "pm-server-token-9f2c"
 WRONG_TOKEN = "pm-wrong-token-77aa"
 SG_KEY, SG_WRONG_KEY = "SG.contract-key-4c1d", "SG.wrong-key-0e9a"
+MG_KEY, MG_WRONG_KEY, MG_DOMAIN = "key-contract-8d2e", "key-wrong-1f7b", "news.clinic.example"
 SMTP_USER, SMTP_PASSWORD, WRONG_PASSWORD = "mailer", "smtp-secret-5e1d", "smtp-wrong-3b9c"
 SES_SECRET, SES_WRONG_SECRET = "ses-secret-access-key-4c7d0000", "ses-wrong-secret-key-91ab0000"
 HANG = 1.5  # seconds a server sits on an answer; clients here time out after 0.5 s
@@ -40,6 +42,7 @@ SKIPS: dict[str, dict[str, str]] = {
     "rejection": {
         "outbox": "outbox writes every message; it has no recipient to refuse",
         "postmark-bulk": "the Bulk API answers for the request, not per recipient: refusals come by webhook and suppression sync (tests/test_postmark_bulk.py)",
+        "mailgun": "Mailgun accepts or refuses a request whole (its 400 names no recipient); a suppressed address is dropped later and reported by events",
     },
     "auth": {"outbox": "outbox needs no credentials"},
     "rate_limit_retry_after": {
@@ -47,6 +50,7 @@ SKIPS: dict[str, dict[str, str]] = {
         "smtp": "SMTP 4xx replies carry no Retry-After (providers.md §7.5)",
         "sendgrid": "X-RateLimit-Reset is a Unix time, so the wait depends on the clock: tests/test_sendgrid.py checks it with a fixed one",
         "ses": "SES sends no Retry-After or rate-limit headers (providers.md §5.5)",
+        "mailgun": "the retry time is a date inside the 429's message, so the wait depends on the clock: tests/test_mailgun.py checks it with a fixed one",
     },
     "rate_limit_no_hint": {"outbox": NO_SERVER.format("throttle")},
     "unavailable_then_success": {"outbox": NO_SERVER.format("fail")},
@@ -277,6 +281,43 @@ class SesHarness(Harness):
         return self.create("ses", {"base_url": f"http://127.0.0.1:{free_port()}", "timeout": (0.5, 0.5)}, self.server.env())
 
 
+class MailgunHarness(Harness):
+    def __init__(self, server: FakeMailgun) -> None:
+        super().__init__()
+        self.server = server
+
+    def provider(self, key: str = MG_KEY, **options: Any) -> Any:
+        opts = {"base_url": self.server.url, "domain": MG_DOMAIN, "timeout": (0.5, 0.5), **options}
+        return self.create("mailgun", opts, {"MAILGUN_API_KEY": key})
+
+    def wire(self) -> list[Wire]:
+        out = []
+        for m in self.server.messages:
+            headers = {k.lower(): v for k, v in m["headers"].items()}
+            out.append(Wire(m["to"], m["id"], headers, m["text"], m["html"]))
+        return out
+
+    def bad_credentials(self) -> tuple[Any, str]:
+        return self.provider(key=MG_WRONG_KEY), MG_WRONG_KEY
+
+    def rate_limit(self, retry_after: str | None) -> None:
+        assert retry_after is None  # see SKIPS
+        self.server.script(Fault.status(429, {"message": "Domain is not allowed to send: request limit exceeded"}))
+
+    def fail_once(self) -> None:
+        self.server.script(Fault.status(500, {"message": "Internal Server Error"}))
+
+    def hang_after_accept(self) -> None:
+        self.server.script(Fault(hang=HANG))
+
+    def drop_after_sent(self) -> None:
+        self.server.script(Fault(drop="after"))
+
+    def refused(self) -> Any:
+        opts = {"base_url": f"http://127.0.0.1:{free_port()}", "domain": MG_DOMAIN, "timeout": (0.5, 0.5)}
+        return self.create("mailgun", opts, {"MAILGUN_API_KEY": MG_KEY})
+
+
 @pytest.fixture
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     name = request.param
@@ -290,6 +331,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
             h = PostmarkHarness(stack.enter_context(FakePostmark(token=TOKEN)), mode)
         elif name == "ses":
             h = SesHarness(stack.enter_context(FakeSes(secret_key=SES_SECRET)))
+        elif name == "mailgun":
+            h = MailgunHarness(stack.enter_context(FakeMailgun(key=MG_KEY, domain=MG_DOMAIN)))
         else:
             h = SendGridHarness(stack.enter_context(FakeSendGrid(key=SG_KEY)))
         stack.callback(h.close_all)  # providers close before their server stops

@@ -118,6 +118,7 @@ REGISTRY: dict[str, str] = {
     "postmark": "newsletter.providers.postmark:PostmarkProvider",
     "sendgrid": "newsletter.providers.sendgrid:SendGridProvider",
     "ses": "newsletter.providers.ses:SesProvider",
+    "mailgun": "newsletter.providers.mailgun:MailgunProvider",
 }
 
 # What the send loop (send/plan.py) reads from every provider's table; not set = the default

@@ -1,5 +1,6 @@
-"""``POST /webhooks/postmark`` and ``POST /webhooks/sendgrid``: bounces, complaints,
-unsubscribes and deliveries.
+"""``POST /webhooks/postmark``, ``/webhooks/sendgrid`` and ``/webhooks/mailgun``: bounces,
+complaints, unsubscribes and deliveries. Mailgun signs with HMAC (``MAILGUN_WEBHOOK_SIGNING_KEY``):
+a bad or stale signature, or a signed request replayed after it was answered, gets 401.
 
 SendGrid signs its Event Webhook (ECDSA): ``providers/sendgrid_events.py`` checks the signature
 against ``[providers.sendgrid] webhook_public_key`` before the body is parsed, and refuses a
@@ -19,6 +20,7 @@ import base64
 import binascii
 import hmac
 import logging
+import threading
 import time
 from functools import lru_cache
 
@@ -28,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import NewsletterError
-from ..providers import postmark_events, sendgrid_events, ses_events
+from ..providers import mailgun_events, postmark_events, sendgrid_events, ses_events
 from ..store import events
 from ..store.db import retry_locked
 from .context import Site, site_of
@@ -191,8 +193,50 @@ def _certificate_at(url: str):
     return ses_events.fetch_certificate(url)
 
 
+MAILGUN_KEY_VAR = "MAILGUN_WEBHOOK_SIGNING_KEY"
+MAILGUN_NOT_CONFIGURED = (
+    f"Mailgun webhooks are not configured on this site: set {MAILGUN_KEY_VAR} in the environment of "
+    "`newsletter serve` to the HTTP webhook signing key from Mailgun's Webhooks page.\n"
+)
+_MAILGUN_TOKENS: dict[str, float] = {}  # tokens of requests answered 200 (a replay of one is refused)
+_TOKENS_LOCK = threading.Lock()
+
+
+async def mailgun(request: Request) -> Response:
+    """Mailgun signs timestamp + token (HMAC-SHA256): checked, and stale signatures and a token
+    already answered refused (401), before anything is applied. 406 tells Mailgun not to retry a
+    body that is no webhook."""
+    site = site_of(request)
+    key = site.env.get(MAILGUN_KEY_VAR, "")
+    if not key:
+        return PlainTextResponse(MAILGUN_NOT_CONFIGURED, status_code=503)
+    max_age = float(site.settings.provider_options("mailgun").get("webhook_max_age_seconds", DEFAULT_MAX_AGE))
+    now = time.time()
+    try:
+        payload = mailgun_events.read(await request.body())
+        token = mailgun_events.verify(key, payload, now=now, max_age=max_age)
+    except mailgun_events.SignatureError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=401)
+    except mailgun_events.WebhookPayloadError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=406)
+    with _TOKENS_LOCK:
+        if token in _MAILGUN_TOKENS:
+            return PlainTextResponse("mailgun webhook: this signed request was already answered (a replay)\n", status_code=401)
+    try:
+        event = mailgun_events.parse(payload)
+    except mailgun_events.WebhookPayloadError as err:
+        return PlainTextResponse(f"{err.message}\n", status_code=406)
+    outcome = "ignored" if event is None else await run_in_threadpool(retry_locked, lambda: events.apply_event(site.db(), event))
+    with _TOKENS_LOCK:
+        for old in [t for t, at in _MAILGUN_TOKENS.items() if now - at > max_age]:
+            del _MAILGUN_TOKENS[old]  # past the age limit a replay is refused as stale anyway
+        _MAILGUN_TOKENS[token] = now
+    return JSONResponse({"result": outcome})
+
+
 ROUTES = [
     Route("/webhooks/postmark", postmark, methods=["POST"]),
     Route("/webhooks/sendgrid", sendgrid, methods=["POST"]),
     Route("/webhooks/ses", ses, methods=["POST"]),
+    Route("/webhooks/mailgun", mailgun, methods=["POST"]),
 ]
