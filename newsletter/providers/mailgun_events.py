@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import NewsletterError
 from ..models import ProviderEvent
+from . import event_fields as field
 
 PROVIDER = "mailgun"
 KINDS = {"complained": "complained", "unsubscribed": "unsubscribed", "delivered": "delivered"}
@@ -65,46 +65,27 @@ def verify(signing_key: str, payload: Mapping[str, Any], *, now: float, max_age:
 
 def parse(payload: Mapping[str, Any]) -> ProviderEvent | None:
     data = payload["event-data"]
-    name = _text(data, "event")
+    name = field.text(data, "event")
     kind = KINDS.get(name)
     if name == "failed":
-        kind = "bounced" if _text(data, "severity") == "permanent" else "soft_bounce"
+        kind = "bounced" if field.text(data, "severity") == "permanent" else "soft_bounce"
     if kind is None:
         return None
-    email = _text(data, "recipient")
+    email = field.text(data, "recipient")
     if not email:
         raise WebhookPayloadError(f"mailgun webhook: a {name} event without a recipient", hint="Check the event in Mailgun's logs.")
     status = data.get("delivery-status") if isinstance(data.get("delivery-status"), dict) else {}
-    detail = ": ".join(p for p in (name, _text(data, "severity"), _text(data, "reason"), _text(status, "description") or _text(status, "message")) if p)
+    detail = ": ".join(p for p in (name, field.text(data, "severity"), field.text(data, "reason"), field.text(status, "description") or field.text(status, "message")) if p)
     variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
-    identity = _text(data, "id") or hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    identity = field.text(data, "id") or hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     return ProviderEvent(
         provider=PROVIDER,
         record_type=name,
         identity=hashlib.sha256(f"{name}\x1f{identity}".encode()).hexdigest(),
         kind=kind,  # type: ignore[arg-type]
         email=email,
-        occurred_at=_when(data.get("timestamp")),
+        occurred_at=field.unix_time(data.get("timestamp")),
         issue=str(variables.get("issue") or "") or None,
-        subscriber_id=_int(variables.get("subscriber_id")),
+        subscriber_id=field.integer(variables.get("subscriber_id")),
         detail=detail[:MAX_DETAIL] or None,
     )
-
-
-def _when(value: Any) -> str | None:
-    try:
-        return datetime.fromtimestamp(float(str(value)), timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _text(r: Mapping[str, Any], key: str) -> str:
-    value = r.get(key)
-    return "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None

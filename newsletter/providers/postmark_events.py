@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from ..errors import NewsletterError
 from ..models import ProviderEvent
+from . import event_fields as field
 
 PROVIDER = "postmark"
 # Bounce types that mean the address will never accept mail (Postmark's BounceType list:
@@ -50,30 +51,30 @@ def parse(body: bytes) -> ProviderEvent | None:
 
 
 def _delivery(r: Mapping[str, Any]) -> ProviderEvent:
-    return _event(r, "delivered", _text(r, "Recipient"), _text(r, "DeliveredAt"), identity=(_text(r, "MessageID"), _text(r, "Recipient")))
+    return _event(r, "delivered", field.text(r, "Recipient"), field.text(r, "DeliveredAt"), identity=(field.text(r, "MessageID"), field.text(r, "Recipient")))
 
 
 def _bounce(r: Mapping[str, Any]) -> ProviderEvent:
-    kind_of = _text(r, "Type")
+    kind_of = field.text(r, "Type")
     permanent = kind_of in PERMANENT_BOUNCES or r.get("Inactive") is True
     # A bounce record may also carry a complaint or an emailed unsubscribe request (types
     # SpamComplaint, Unsubscribe): those are what they say, whatever the record type.
     kind = {"SpamComplaint": "complained", "Unsubscribe": "unsubscribed"}.get(kind_of) or ("bounced" if permanent else "soft_bounce")
-    detail = f"{kind_of}: {_text(r, 'Description') or _text(r, 'Details')}".rstrip(": ")
-    return _event(r, kind, _text(r, "Email"), _text(r, "BouncedAt"), identity=(_text(r, "ID"),), detail=detail)
+    detail = f"{kind_of}: {field.text(r, 'Description') or field.text(r, 'Details')}".rstrip(": ")
+    return _event(r, kind, field.text(r, "Email"), field.text(r, "BouncedAt"), identity=(field.text(r, "ID"),), detail=detail)
 
 
 def _complaint(r: Mapping[str, Any]) -> ProviderEvent:
-    return _event(r, "complained", _text(r, "Email"), _text(r, "BouncedAt"), identity=(_text(r, "ID"),), detail="SpamComplaint")
+    return _event(r, "complained", field.text(r, "Email"), field.text(r, "BouncedAt"), identity=(field.text(r, "ID"),), detail="SpamComplaint")
 
 
 def _subscription_change(r: Mapping[str, Any]) -> ProviderEvent:
-    reason = _text(r, "SuppressionReason")
+    reason = field.text(r, "SuppressionReason")
     suppress = r.get("SuppressSending") is True
     kind = {"bounced": "bounced", "complained": "complained"}.get(SUPPRESSION_STATUS.get(reason, ""), "unsubscribed") if suppress else "resubscribe_noted"
-    detail = f"SubscriptionChange: {'suppressed' if suppress else 'reactivated in Postmark'} ({reason or 'no reason'}, origin {_text(r, 'Origin') or 'unknown'})"
-    identity = (_text(r, "MessageID"), _text(r, "Recipient"), _text(r, "ChangedAt"), str(suppress))
-    return _event(r, kind, _text(r, "Recipient"), _text(r, "ChangedAt"), identity=identity, detail=detail)
+    detail = f"SubscriptionChange: {'suppressed' if suppress else 'reactivated in Postmark'} ({reason or 'no reason'}, origin {field.text(r, 'Origin') or 'unknown'})"
+    identity = (field.text(r, "MessageID"), field.text(r, "Recipient"), field.text(r, "ChangedAt"), str(suppress))
+    return _event(r, kind, field.text(r, "Recipient"), field.text(r, "ChangedAt"), identity=identity, detail=detail)
 
 
 PARSERS = {"Delivery": _delivery, "Bounce": _bounce, "SpamComplaint": _complaint, "SubscriptionChange": _subscription_change}
@@ -90,8 +91,8 @@ def _event(r: Mapping[str, Any], kind: str, email: str, at: str, *, identity: tu
         kind=kind,  # type: ignore[arg-type]
         email=email,
         occurred_at=at or None,
-        issue=str(metadata.get("issue") or "") or _text(r, "Tag") or None,
-        subscriber_id=_int(metadata.get("subscriber_id")),
+        issue=str(metadata.get("issue") or "") or field.text(r, "Tag") or None,
+        subscriber_id=field.integer(metadata.get("subscriber_id")),
         detail=(detail or "")[:MAX_DETAIL] or None,
     )
 
@@ -101,15 +102,3 @@ def _identity(r: Mapping[str, Any], parts: tuple[str, ...]) -> str:
     if not all(parts):
         parts = (hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest(),)
     return hashlib.sha256("\x1f".join((r["RecordType"], *parts)).encode()).hexdigest()
-
-
-def _text(r: Mapping[str, Any], key: str) -> str:
-    value = r.get(key)
-    return "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None

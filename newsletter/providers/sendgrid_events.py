@@ -25,11 +25,11 @@ import base64
 import binascii
 import hashlib
 import json
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import NewsletterError
 from ..models import ProviderEvent
+from . import event_fields as field
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -97,11 +97,11 @@ def parse(body: bytes) -> list[ProviderEvent]:
 
 
 def _kind(r: Mapping[str, Any]) -> str | None:
-    name = _text(r, "event")
+    name = field.text(r, "event")
     if name == "bounce":
-        return "bounced" if _text(r, "type") in ("", "bounce") else "soft_bounce"
+        return "bounced" if field.text(r, "type") in ("", "bounce") else "soft_bounce"
     if name == "dropped":
-        return DROPPED.get(_text(r, "reason"), "soft_bounce")
+        return DROPPED.get(field.text(r, "reason"), "soft_bounce")
     return {"spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed",
             "delivered": "delivered", "group_resubscribe": "resubscribe_noted"}.get(name)
 
@@ -110,39 +110,19 @@ def _event(r: Mapping[str, Any]) -> ProviderEvent | None:
     kind = _kind(r)
     if kind is None:
         return None
-    email = _text(r, "email")
+    email = field.text(r, "email")
     if not email:
-        raise WebhookPayloadError(f"sendgrid webhook: a {_text(r, 'event')} event without an email", hint="Check the event in SendGrid's activity feed.")
-    detail = ": ".join(part for part in (_text(r, "event"), _text(r, "type"), _text(r, "reason") or _text(r, "response")) if part)
-    identity = "\x1f".join((_text(r, "sg_message_id") or _text(r, "smtp-id"), _text(r, "event"), _text(r, "timestamp"), email.lower()))
+        raise WebhookPayloadError(f"sendgrid webhook: a {field.text(r, 'event')} event without an email", hint="Check the event in SendGrid's activity feed.")
+    detail = ": ".join(part for part in (field.text(r, "event"), field.text(r, "type"), field.text(r, "reason") or field.text(r, "response")) if part)
+    identity = "\x1f".join((field.text(r, "sg_message_id") or field.text(r, "smtp-id"), field.text(r, "event"), field.text(r, "timestamp"), email.lower()))
     return ProviderEvent(
         provider=PROVIDER,
-        record_type=_text(r, "event"),
+        record_type=field.text(r, "event"),
         identity=hashlib.sha256(identity.encode()).hexdigest(),
         kind=kind,  # type: ignore[arg-type]
         email=email,
-        occurred_at=_when(r.get("timestamp")),
-        issue=_text(r, "issue") or None,
-        subscriber_id=_int(r.get("subscriber_id")),
+        occurred_at=field.unix_time(r.get("timestamp")),
+        issue=field.text(r, "issue") or None,
+        subscriber_id=field.integer(r.get("subscriber_id")),
         detail=detail[:MAX_DETAIL] or None,
     )
-
-
-def _when(value: Any) -> str | None:
-    """The event's Unix time as ISO 8601 UTC, as the other providers' events are stored."""
-    try:
-        return datetime.fromtimestamp(int(str(value)), timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _text(r: Mapping[str, Any], key: str) -> str:
-    value = r.get(key)
-    return "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
