@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from .plain_address import is_plain_address
+
 REQUIRED: Any = object()  # the default of a key that must be given
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 SHOWN_VALUE_CHARS = 40
@@ -196,11 +198,15 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _email(value: Any) -> str:
-    """Checked by email-validator (syntax only, no DNS), kept as written."""
+    """Checked by email-validator (syntax only, no DNS), kept as written. A plain address is
+    known valid without importing it (plain_address.py): loading the config stays cheap."""
+    text = _string(value)
+    if is_plain_address(text):
+        return value
     from .store.addresses import InvalidAddress, normalize_email
 
     try:
-        normalize_email(_string(value))
+        normalize_email(text)
     except InvalidAddress as err:
         raise Invalid(err.reason) from None
     return value

@@ -17,6 +17,7 @@ from newsletter.config import TABLES, key_lines, load_settings
 from newsletter.errors import ConfigError
 from newsletter.options import KINDS, REQUIRED, typed_value
 from newsletter.providers.base import REGISTRY, SEND_OPTIONS, create_provider, provider_class, provider_options
+from newsletter.providers.option_specs import BY_PROVIDER
 from newsletter.send.dispatch import RetryPolicy
 
 ISSUE = "issues/2026-11-mdma-assisted-therapy.md"
@@ -92,11 +93,24 @@ def test_all_problems_at_once_through_the_real_command(project: Path) -> None:
     assert not list(project.rglob("*.db*"))
 
 
-def test_loading_the_config_imports_no_http_library(project: Path) -> None:
-    """The adapters' options are read from their classes; requests (~0.2 s) stays unimported."""
-    code = "import sys; from newsletter.config import load_settings; load_settings(__import__('pathlib').Path('newsletter.toml')); print('requests' in sys.modules)"
+LOAD_WITHOUT = ("requests", "smtplib", "ssl", "orjson", "email_validator", *(f"newsletter.providers.{n}" for n in REGISTRY))
+
+
+def test_loading_the_config_imports_no_adapter_and_no_http_library(project: Path) -> None:
+    """The adapters' options are read from providers/option_specs.py and the config's plain
+    addresses are checked without email-validator: none of these is imported to load the file."""
+    code = (
+        "import sys; from newsletter.config import load_settings; load_settings(__import__('pathlib').Path('newsletter.toml')); "
+        f"print(sorted(m for m in {LOAD_WITHOUT!r} if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_registered_adapter_declares_its_options_in_option_specs() -> None:
+    """The class's ``options`` is the tuple the config loader checked the table against."""
+    for name in REGISTRY:
+        assert provider_class(name).options is BY_PROVIDER[name], name
 
 
 # --- providers ------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ margin for clock skew and the grace period are applied by reconcile, not by the 
 Each adapter class declares its settings as ``options``, a tuple of ``Option`` values (key, kind,
 range or choices, default, meaning), next to ``SEND_OPTIONS``, which the send loop reads from
 every ``[providers.<name>]`` table. The config loader checks each table against them before
-anything runs (``check_provider_table``: it reads the class, never constructs it, so an adapter
-module must not import anything heavy at its top); the adapter then receives every declared key
+anything runs (``check_provider_table``: it reads them from ``option_specs.py``, where every
+adapter's tuple is declared, so loading the config imports no adapter); the adapter then receives every declared key
 already typed, with its default when not given. Secrets come from documented environment
 variables only. One adapter instance is used by
 one worker thread at a time, so it may keep a connection (requests.Session, SMTP) open.
@@ -53,6 +53,7 @@ from ..errors import ConfigError, NewsletterError
 from ..models import Batch, SendResult, Suppression
 from ..options import Option, Problem, check_table
 from ..secrets import Redactor
+from .option_specs import BY_PROVIDER
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,10 @@ def provider_class(name: str) -> type:
 
 
 def provider_options(name: str) -> tuple[Option, ...]:
-    """Every setting ``[providers.<name>]`` may hold: the send loop's and the adapter's own."""
-    return SEND_OPTIONS + provider_class(name).options
+    """Every setting ``[providers.<name>]`` may hold: the send loop's and the adapter's own, read
+    from ``option_specs`` without importing the adapter (the class when it declares none there)."""
+    declared = BY_PROVIDER.get(name)
+    return SEND_OPTIONS + (declared if declared is not None else provider_class(name).options)
 
 
 def check_provider_table(name: str, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:

@@ -31,14 +31,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from ..config import secret
 from ..errors import ProviderAuthError, ProviderError, ProviderRateLimited, ProviderRequestError, ProviderUnavailable
 from ..models import Batch, Campaign, RecipientValues, SendResult, Suppression
-from ..options import Option
-from . import http_errors
+from . import http_errors, option_specs
 from .base import AcceptedRecord, SearchResult
 
 if TYPE_CHECKING:
     import requests
 
-MAX_RECIPIENTS = 1000
 EVENTS_PAGE = 300
 SUPPRESSION_PAGE = 1000
 SUPPRESSION_TABLES = {"bounces": "HardBounce", "complaints": "SpamComplaint", "unsubscribes": "Unsubscribe"}
@@ -55,15 +53,7 @@ class MailgunProvider:
     honours_idempotency_key = False  # none documented (providers.md §3.5)
     lists_suppressions = True
     search_grace_seconds = 1800.0  # Mailgun's event polling threshold ("e.g. half an hour")
-    options = (
-        Option("base_url", "origin", "https://api.mailgun.net", "the API's scheme and host: https://api.eu.mailgun.net for EU domains (tests: a local fake)"),
-        Option("domain", "string", None, "the sending domain as set up in Mailgun (required)"),
-        Option("batch_size", "integer", MAX_RECIPIENTS, "recipients per messages request", min=1, max=MAX_RECIPIENTS),
-        Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
-        Option("deadline", "seconds", 120.0, "the most one request may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
-        Option("test_mode", "boolean", False, "o:testmode: Mailgun accepts and does not deliver (still billed)"),
-        Option("webhook_max_age_seconds", "seconds", 600.0, "the oldest signature /webhooks/mailgun accepts (older is a replay: refused)", max=86_400),
-    )
+    options = option_specs.MAILGUN
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         from ..errors import ConfigError

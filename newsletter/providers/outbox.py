@@ -21,7 +21,7 @@ from ..errors import ConfigError, FileError, ProviderRequestError
 from ..files import PartlyWritten, real_folder, write_files
 from ..mime import MimeTemplate, template_for
 from ..models import Batch, RecipientValues, SendResult, Suppression
-from ..options import Option
+from . import option_specs
 from .base import AcceptedRecord, SearchResult
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
@@ -35,10 +35,7 @@ def safe_name(value: str) -> str:
 
 class OutboxProvider:
     name = "outbox"
-    options = (
-        Option("directory", "path", None, "the folder the .eml files are written to (default: [paths] outbox)"),
-        Option("batch_size", "integer", 100, "messages per batch", min=1, max=100),
-    )
+    options = option_specs.OUTBOX
     # Resending writes the same file again (same name, same content but the Date header), so
     # a retry can never produce a second copy: the idempotency key is honoured by construction.
     honours_idempotency_key = True

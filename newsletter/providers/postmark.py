@@ -29,11 +29,9 @@ from ..errors import (
 )
 from ..mime import full_message
 from ..models import Batch, OutgoingMessage, SendResult, Suppression
-from ..options import Option
-from . import http_errors
+from . import http_errors, option_specs
 from .base import AcceptedRecord, SearchResult
 from .http_errors import retry_after
-from .postmark_bulk import MAX_BULK
 from .search_window import WallWindow, wall_window
 
 if TYPE_CHECKING:
@@ -50,8 +48,6 @@ except ImportError:  # a platform without an orjson wheel: slower, same JSON val
     encode_json = stdlib_encode_json
 
 
-MAX_BATCH = 500
-MODES = ("batch", "bulk")
 SEARCH_PAGE = 500
 SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
 # Requests one search may make (200,000 messages' worth of pages). A window more crowded than the
@@ -61,7 +57,6 @@ SEARCH_WINDOW = 10_000  # Postmark refuses count + offset > 10,000
 MAX_SEARCH_REQUESTS = 400
 EASTERN = ZoneInfo("America/New_York")  # outbound search reads fromdate/todate in US Eastern time
 EASTERN_FORMAT = "%Y-%m-%dT%H:%M:%S"
-DUMP_CAP = 500  # Postmark documents no paging and no cap for the dump: assume one (⚠ unconfirmed)
 DUMP_REASONS = ("HardBounce", "SpamComplaint", "ManualSuppression")
 DUMP_ORIGINS = ("Recipient", "Customer", "Admin")
 FIRST_SUPPRESSION_DAY = date(2010, 1, 1)  # before Postmark existed: the dump's whole history
@@ -77,19 +72,7 @@ IN_DOUBT_HINT = (
 class PostmarkProvider:
     name = "postmark"
     honours_idempotency_key = False  # the API has no idempotency key (providers.md §1.8)
-    options = (
-        Option("base_url", "url", "https://api.postmarkapp.com", "the API's address (tests point it at a local fake)"),
-        Option("message_stream", "string", "broadcast", "the message stream: newsletters must use a Broadcast stream"),
-        Option("transactional_stream", "string", "outbound", "the stream for one-to-one emails such as sign-up confirmations (Postmark's default Transactional stream is 'outbound')"),
-        Option("mode", "string", "batch", "batch: POST /email/batch, a whole message per recipient; bulk: POST /email/bulk, one body and each recipient's values (Postmark enables it per account)", choices=MODES),
-        Option("batch_size", "integer", MAX_BATCH, "messages per POST /email/batch request (mode = \"batch\")", min=1, max=MAX_BATCH),
-        Option("bulk_size", "integer", 5_000, "recipients per POST /email/bulk request (mode = \"bulk\"); a request whose answer is lost is in doubt whole", min=1, max=MAX_BULK),
-        Option("bulk_status_wait", "number", 30.0, "seconds to poll a bulk request's status for Completed or Failed before counting it accepted (0: do not poll)", min=0, max=3600),
-        Option("bulk_poll_interval", "number", 1.0, "seconds between two polls of a bulk request's status", min=0, max=60),
-        Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
-        Option("deadline", "seconds", 120.0, "the most one request may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
-        Option("suppression_dump_cap", "integer", DUMP_CAP, "entries one suppression dump answer may hold (a full answer is split and asked again)", min=2),
-    )
+    options = option_specs.POSTMARK
     lists_suppressions = True  # `subscribers sync` and `send` pull the stream's suppressions
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:

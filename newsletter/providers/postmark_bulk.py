@@ -37,7 +37,6 @@ from ..models import Batch, Campaign, MergeTemplate, RecipientValues, SendResult
 if TYPE_CHECKING:
     from .postmark import PostmarkProvider
 
-MAX_BULK = 50_000
 MAX_BODY_BYTES = 45_000_000  # Postmark's limit is 50 MB per request; stay clear of it
 FINISHED = ("Completed", "Failed")
 # Braces written as tags (their values are in every entry's model when the campaign needs them).

@@ -38,8 +38,7 @@ from ..errors import (
     ProviderUnreachable,
 )
 from ..models import Batch, Campaign, RecipientValues, SendResult, Suppression
-from ..options import Option
-from . import http_errors
+from . import http_errors, option_specs
 from .base import SearchResult
 
 if TYPE_CHECKING:
@@ -54,7 +53,6 @@ except ImportError:  # pragma: no cover - a platform without an orjson wheel
         return json.dumps(value).encode("ascii")
 
 
-MAX_PERSONALIZATIONS = 1000  # and 1,000 recipients in all: one recipient per personalization here
 PAGE = 500  # entries per suppression list page
 # What each list means for the subscriber (send/sync.py reads the reason).
 SUPPRESSION_LISTS = {"bounces": "HardBounce", "spam_reports": "SpamComplaint", "unsubscribes": "Unsubscribe", "invalid_emails": "HardBounce"}
@@ -71,16 +69,7 @@ class SendGridProvider:
     name = "sendgrid"
     honours_idempotency_key = False  # the API has none (providers.md §2.6)
     lists_suppressions = True
-    options = (
-        Option("base_url", "origin", "https://api.sendgrid.com", "the API's scheme and host: https://api.eu.sendgrid.com for EU subusers (tests: a local fake)"),
-        Option("batch_size", "integer", MAX_PERSONALIZATIONS, "recipients per mail/send request (one personalization each)", min=1, max=MAX_PERSONALIZATIONS),
-        Option("substitutions_max_bytes", "integer", 10_000, "the most one personalization's substitutions may hold (SendGrid: 10,000 bytes in the v3 reference)", min=1_000, max=50_000),
-        Option("timeout", "seconds_pair", (5.0, 60.0), "[connect, read] seconds, or one number for both"),
-        Option("deadline", "seconds", 120.0, "the most one request may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
-        Option("sandbox_mode", "boolean", False, "SendGrid validates each request and sends nothing (mail_settings.sandbox_mode)"),
-        Option("webhook_public_key", "string", None, "the Signed Event Webhook's verification key (base64, from SendGrid's Mail Settings): /webhooks/sendgrid is closed without it"),
-        Option("webhook_max_age_seconds", "seconds", 600.0, "the oldest signature /webhooks/sendgrid accepts (older is a replay: refused)", max=86_400),
-    )
+    options = option_specs.SENDGRID
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         from .http import DeadlineSession

@@ -36,13 +36,12 @@ from ..errors import (
 )
 from ..mime import MimeTemplate, template_for
 from ..models import Batch, Campaign, RecipientValues, SendResult, Suppression
-from ..options import Option
+from . import option_specs
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
 
 ACCESS_KEY_VAR, SECRET_KEY_VAR, SESSION_TOKEN_VAR = "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
-SUPPRESSION_PAGE = 1000  # ListSuppressedDestinations PageSize maximum (botocore model)
 AUTH_CODES = {
     "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
     "AccessDeniedException", "AccessDenied", "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationToken",
@@ -67,18 +66,7 @@ class SesProvider:
     name = "ses"
     honours_idempotency_key = False  # SendEmail has no client token (providers.md §5.2)
     lists_suppressions = True  # the account-level suppression list (ListSuppressedDestinations)
-    options = (
-        Option("region", "string", "us-east-1", "the AWS region of the SES account, e.g. eu-west-1"),
-        Option("base_url", "origin", None, "the API's scheme and host (default https://email.<region>.amazonaws.com; tests point it at a local server)"),
-        Option("configuration_set", "string", "", "the SES configuration set whose event destination (SNS) reports bounces and complaints"),
-        Option("batch_size", "integer", 50, "recipients handed to one worker at a time (one SendEmail call each)", min=1, max=1000),
-        Option("timeout", "seconds_pair", (5.0, 30.0), "[connect, read] seconds, or one number for both"),
-        Option("suppression_page_size", "integer", SUPPRESSION_PAGE, "entries per page of the suppression list", min=1, max=SUPPRESSION_PAGE),
-        Option("webhook_topic_arn", "string", "", "the SNS topic whose messages /webhooks/ses accepts (unset: the endpoint is closed)"),
-        Option("webhook_max_age_seconds", "seconds", 3600.0, "the oldest SNS message accepted (older: a replay, refused)", max=86400),
-        Option("webhook_certificate", "path", None, "a PEM certificate to check SNS signatures with instead of fetching SigningCertURL (tests)"),
-        Option("webhook_sns_base_url", "origin", None, "where to send subscription confirmations instead of the SNS host in SubscribeURL (tests)"),
-    )
+    options = option_specs.SES
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         import botocore.session

@@ -45,11 +45,10 @@ from ..errors import (
 )
 from ..mime import MimeTemplate, template_for
 from ..models import Batch, Campaign, RecipientValues, SendResult, Suppression
-from ..options import Option
 from ..watchdog import Watch
+from . import option_specs
 from .base import SearchResult
 
-SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Throttling arrives as 4xx replies with provider-specific text; 4.7.x is "security/policy".
@@ -102,17 +101,7 @@ class _SMTP_SSL(_Held, smtplib.SMTP_SSL):
 class SmtpProvider:
     name = "smtp"
     honours_idempotency_key = False  # a resent DATA after a lost 250 is a second copy
-    options = (
-        Option("host", "string", "localhost", "the relay's host name (it must match its TLS certificate)"),
-        Option("port", "integer", None, "the relay's port (default: 587 for starttls, 465 for ssl, 25 for none)", min=1, max=65535),
-        Option("security", "string", "starttls", "how the connection is secured (none: only for a relay on this machine)", choices=SECURITY),
-        Option("timeout", "seconds", 30.0, "seconds for connecting and for each reply"),
-        Option("deadline", "seconds", 120.0, "the most one connection's setup, or one message, may take in all (a server answering a byte at a time is cut off)", min=1, max=3600),
-        Option("local_hostname", "string", None, "the name given in EHLO (default: this machine's)"),
-        Option("ca_file", "path", None, "a PEM CA certificate to trust too, for a relay whose certificate a private CA signed"),
-        # SMTP cannot be asked what it accepted, so a crash leaves a whole in-flight batch unknown.
-        Option("batch_size", "integer", 10, "messages per batch (small batches keep in-doubt ones few)", min=1, max=1000),
-    )
+    options = option_specs.SMTP
 
     def __init__(self, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         self.security: str = options["security"]
