@@ -24,12 +24,14 @@ NAME_TRIES = 100  # fresh random names to try when one is taken (by a planted fi
 
 
 @contextmanager
-def atomic_write(path: Path, mode: str = "wb", *, private: bool = False, **open_args) -> Iterator[IO]:
+def atomic_write(path: Path, mode: str = "wb", *, private: bool = False, durable: bool = True, **open_args) -> Iterator[IO]:
     """Yield a file open in ``mode`` that replaces ``path`` when the block ends without error.
 
     ``private``: readable by the owner only (personal data: subscriber files, messages);
     otherwise the usual permissions under the umask. The temporary file is named
-    ``.NAME.*.tmp``, so globs for ``*.eml`` or ``*.csv`` skip it.
+    ``.NAME.*.tmp``, so globs for ``*.eml`` or ``*.csv`` skip it. ``durable=False`` skips the
+    fsync for output that is made again by running the command again (``build``'s files): the
+    rename still leaves the old file or the new one, never half of one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_exclusive(path, 0o600 if private else 0o666)  # the umask applies to 0o666
@@ -37,7 +39,8 @@ def atomic_write(path: Path, mode: str = "wb", *, private: bool = False, **open_
         with os.fdopen(fd, mode, **open_args) as out:
             yield out
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

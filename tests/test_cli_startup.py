@@ -60,3 +60,6 @@ def test_the_probe_sees_the_heavy_modules_of_a_command_that_needs_them(project: 
     loaded, shown = _modules_after("build", "issues/2026-11-mdma-assisted-therapy.md", "--out", str(project / "out"), cwd=project)
     assert "email.html" in shown
     assert {"jinja2", "markdown_it", "mjml", "yaml"} <= loaded
+    # ...and not what build has no use for: the adapters' libraries (their options are read from
+    # providers/option_specs.py) nor email-validator (the sample config's addresses are plain).
+    assert sorted(loaded & {"smtplib", "ssl", "orjson", "email_validator", "requests", "sqlite3", "rich"}) == []
